@@ -25,7 +25,7 @@ test: lint
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
 bench: $(STAMP)
-	$(BIN)/python -m pytest benchmarks -q -s --benchmark-only --benchmark-columns=min,mean,rounds -p no:cacheprovider
+	$(BIN)/python -m pytest benchmarks -q -s --benchmark-columns=min,mean,rounds -p no:cacheprovider
 
 clean:
 	rm -rf $(VENV) firesale-runs .pytest_cache

@@ -1,5 +1,47 @@
-"""firesale: stress-test interconnected DeFi protocols for systemic failure."""
+"""firesale: stress-test interconnected DeFi protocols for systemic failure.
+
+>>> import firesale
+>>> result = firesale.simulate("toy-spiral", n_paths=4, seed=0)
+>>> result.summary()["n_paths"]
+4.0
+"""
+
+import importlib
+import logging
+from typing import Any
 
 from firesale._version import __version__
+from firesale.exceptions import FiresaleError, ParameterError, ScenarioError, SimulationError, StoreError
 
-__all__ = ["__version__"]
+logging.getLogger("firesale").addHandler(logging.NullHandler())
+
+__all__ = [
+    "FiresaleError",
+    "ParameterError",
+    "Scenario",
+    "ScenarioError",
+    "SimulationError",
+    "SimulationResult",
+    "StoreError",
+    "__version__",
+    "load_scenario",
+    "simulate",
+]
+
+# Heavy parts (numba kernels, pydantic models) load on first use, so `import firesale` and the CLI start fast.
+_LAZY = {
+    "simulate": "firesale.engine",
+    "SimulationResult": "firesale.results",
+    "Scenario": "firesale.scenario",
+    "load_scenario": "firesale.scenario",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'firesale' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(__all__)

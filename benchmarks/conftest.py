@@ -1,0 +1,1 @@
+"""Benchmarks print throughput; they never fail on speed. Run with `make bench`."""

@@ -1,0 +1,258 @@
+"""Run a scenario's Monte Carlo: blocks of paths, one :class:`~firesale.engine._world.World` per batch."""
+
+from __future__ import annotations
+
+import os
+import time as _time
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from firesale._version import __version__
+from firesale.engine._world import Blueprint, World
+from firesale.engine.kernels import ROUND_KERNELS
+from firesale.engine.seeding import BLOCK_SIZE, block_generator
+from firesale.exceptions import ParameterError, ScenarioError
+from firesale.results import SimulationResult
+from firesale.scenario import Scenario, load_scenario
+
+__all__ = ["estimate_memory", "simulate"]
+
+Progress = Callable[[float], None]
+
+_SERIES = {
+    "price": "market and exogenous price of each asset",
+    "bad_debt": "bad debt (USD) at market prices",
+    "liquidated": "debt repaid by liquidations during the step (USD)",
+    "rounds": "cascade rounds in the step",
+    "flags": "systemic-failure flags: liquidity, unclearable, oracle",
+}
+
+
+def estimate_memory(scenario: Scenario, n_paths: int, batch_size: int | None = None) -> int:
+    """Bytes a run needs at its peak: one batch of state plus the per-path results and recorded series."""
+    spec = scenario.spec
+    batch = _batch_size(scenario, n_paths, batch_size)
+    n_t = spec.simulation.n_steps + 1
+    n_assets = len(spec.assets)
+    positions = sum(p.collateral.size for p in scenario.positions.values())
+    state = batch * (positions * 8 * 3 + n_t * n_assets * 8 * 3)
+    recorded = n_paths * n_t * 4 * (2 * n_assets + 6) if spec.simulation.record else 0
+    metrics = n_paths * 8 * (30 + 2 * n_assets)
+    return int(state + recorded + metrics)
+
+
+def _available_memory() -> int:
+    try:
+        return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+    except (ValueError, OSError, AttributeError):
+        return 1 << 40
+
+
+def _batch_size(scenario: Scenario, n_paths: int, batch_size: int | None) -> int:
+    if batch_size is None:
+        positions = max(1, sum(p.collateral.size for p in scenario.positions.values()))
+        batch_size = max(BLOCK_SIZE, min(4096, (64 << 20) // (positions * 24)))
+    blocks = -(-min(batch_size, max(n_paths, 1)) // BLOCK_SIZE)
+    return blocks * BLOCK_SIZE
+
+
+def _check(name: str, value: object, rule: str, ok: bool) -> None:
+    if not ok:
+        raise ParameterError(f"The '{name}' parameter of simulate must be {rule}. Got {value!r} instead.")
+
+
+def simulate(
+    scenario: Scenario | str | os.PathLike[str],
+    *,
+    n_paths: int | None = None,
+    seed: int | None = None,
+    batch_size: int | None = None,
+    n_steps: int | None = None,
+    kernel: str = "numba",
+    progress: Progress | None = None,
+    debug: bool = False,
+) -> SimulationResult:
+    """Run the Monte Carlo stress test of a scenario.
+
+    Parameters
+    ----------
+    scenario : Scenario, str or path
+        A loaded scenario, a scenario file, or a built-in name.
+    n_paths : int, optional
+        Monte Carlo paths (default: the scenario's ``simulation.n_paths``).
+    seed : int, optional
+        Seed (default: the scenario's). A result depends only on (scenario, seed, version).
+    batch_size : int, optional
+        Paths held in memory at once, rounded up to whole blocks of 256. Results do not depend on it.
+    n_steps : int, optional
+        Override the horizon (number of steps).
+    kernel : {"numba", "numpy"}
+        Implementation of the liquidation round; both give the same results.
+    progress : callable, optional
+        Called with the fraction of work done.
+    debug : bool, default False
+        Check token conservation and non-negative balances after every step (slower).
+
+    Returns
+    -------
+    SimulationResult
+
+    Examples
+    --------
+    >>> import firesale
+    >>> result = firesale.simulate("toy-spiral", n_paths=8, seed=1)
+    >>> len(result.metrics)
+    8
+    >>> bool(result.summary()["bad_debt_mean_usd"] > 0)
+    True
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    spec = scenario.spec
+    n_paths = spec.simulation.n_paths if n_paths is None else n_paths
+    seed = spec.simulation.seed if seed is None else seed
+    _check("n_paths", n_paths, "a positive int", isinstance(n_paths, int | np.integer) and n_paths > 0)
+    _check("seed", seed, "a non-negative int", isinstance(seed, int | np.integer) and seed >= 0)
+    _check("kernel", kernel, f"one of {sorted(ROUND_KERNELS)}", kernel in ROUND_KERNELS)
+    if batch_size is not None:
+        _check("batch_size", batch_size, "a positive int", isinstance(batch_size, int) and batch_size > 0)
+    if n_steps is not None:
+        _check("n_steps", n_steps, "a positive int", isinstance(n_steps, int) and n_steps > 0)
+        scenario = _with_steps(scenario, n_steps)
+        spec = scenario.spec
+    need = estimate_memory(scenario, n_paths, batch_size)
+    have = _available_memory()
+    if need > 0.8 * have:
+        raise ScenarioError(
+            f"{scenario.source}: simulation.n_paths: too many paths for memory: about {need / 2**30:.1f} GiB "
+            f"needed, {have / 2**30:.1f} GiB available; lower n_paths or the recorded series, got {n_paths}"
+        )
+
+    started = _time.perf_counter()
+    bp = Blueprint.build(scenario)
+    model = spec.market.build(
+        [bp.assets[a] for a in bp.market_assets], scenario.base_dir
+    ) if bp.market_assets else None  # fmt: skip
+    round_fn = ROUND_KERNELS[kernel]
+    batch = _batch_size(scenario, n_paths, batch_size)
+    n_t = spec.simulation.n_steps
+    record = [r for r in spec.simulation.record if r in _SERIES]
+    metrics: list[pd.DataFrame] = []
+    series: dict[str, list[np.ndarray]] = {}
+    n_blocks = -(-n_paths // BLOCK_SIZE)
+    blocks_per_batch = batch // BLOCK_SIZE
+    work, done = n_blocks * n_t, 0
+    for first_block in range(0, n_blocks, blocks_per_batch):
+        blocks = range(first_block, min(n_blocks, first_block + blocks_per_batch))
+        rel = [_block_relatives(model, spec, seed, b) for b in blocks]
+        relatives = np.concatenate(rel, axis=0)
+        lo = first_block * BLOCK_SIZE
+        keep = min(n_paths - lo, relatives.shape[0])
+        exo = bp.exogenous_prices(relatives[:keep])
+        gas = _gas_path(bp, exo)
+        world = World(bp, exo, round_fn, gas, debug=debug)
+        rec = _Recorder(record, world, keep, n_t)
+        for _ in range(n_t):
+            world.step()
+            rec.take(world)
+            done += len(blocks)
+            if progress is not None:
+                progress(done / work)
+        frame = pd.DataFrame(world.final_metrics())
+        frame.index = pd.RangeIndex(lo, lo + keep, name="path")
+        metrics.append(frame)
+        for name, arr in rec.arrays.items():
+            series.setdefault(name, []).append(arr)
+    wall = _time.perf_counter() - started
+    return SimulationResult(
+        scenario=scenario,
+        seed=int(seed),
+        n_paths=int(n_paths),
+        version=__version__,
+        metrics=pd.concat(metrics),
+        paths={k: np.concatenate(v, axis=0) for k, v in series.items()},
+        asset_names=bp.assets,
+        protocol_names=[p.name for p in bp.protocols],
+        dt=spec.simulation.dt,
+        wall_seconds=wall,
+    )
+
+
+def _with_steps(scenario: Scenario, n_steps: int) -> Scenario:
+    from dataclasses import replace
+
+    sim = scenario.spec.simulation.model_copy(update={"n_steps": n_steps})
+    return replace(scenario, spec=scenario.spec.model_copy(update={"simulation": sim}))
+
+
+def _block_relatives(model, spec, seed: int, block: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    n_t = spec.simulation.n_steps
+    if model is None:
+        return np.ones((BLOCK_SIZE, n_t + 1, 0))
+    rng = block_generator(seed, "market", block)
+    rel = model.simulate(BLOCK_SIZE, n_t, spec.simulation.dt, rng)
+    return np.asarray(rel, dtype=float)
+
+
+def _gas_path(bp: Blueprint, exo: np.ndarray) -> np.ndarray:
+    """Gas price in gwei per path and step: base price scaled up by the gas asset's moves (congestion)."""
+    ag = bp.scenario.spec.agents
+    n_paths, n_t, _ = exo.shape
+    if ag.gas_series is not None:
+        from firesale.data import load_prices
+
+        s = load_prices(ag.gas_series, base_dir=bp.scenario.base_dir).iloc[:, 0].to_numpy(dtype=float)
+        idx = np.minimum(np.arange(n_t) * bp.dt / _median_spacing(ag.gas_series, bp), len(s) - 1).astype(int)
+        return np.broadcast_to(s[idx], (n_paths, n_t))
+    gwei = np.full((n_paths, n_t), ag.gas_price_gwei)
+    name = ag.gas_asset or next((a for a in ("ETH", "WETH") if a in bp.assets), None)
+    if ag.gas_volatility_sensitivity > 0 and name is not None:
+        a = bp.assets.index(name)
+        r = np.abs(np.diff(np.log(exo[:, :, a]), axis=1)) / np.sqrt(bp.dt / 86_400)
+        gwei[:, 1:] *= np.exp(ag.gas_volatility_sensitivity * r)
+    return gwei
+
+
+def _median_spacing(ref: str, bp: Blueprint) -> float:
+    from firesale.data import load_prices
+
+    idx = load_prices(ref, base_dir=bp.scenario.base_dir).index
+    return float(np.median(np.diff(idx.asi8)) / 1e9) if len(idx) > 1 else bp.dt
+
+
+class _Recorder:
+    """Keeps the per-path value of each recorded variable at every step (float32)."""
+
+    def __init__(self, record: list[str], world: World, n_paths: int, n_steps: int) -> None:
+        self.record = record
+        self.arrays: dict[str, np.ndarray] = {}
+        bp = world.bp
+        shape = (n_paths, n_steps + 1)
+        if "price" in record:
+            for a, name in enumerate(bp.assets):
+                self.arrays[f"price_{name}"] = np.empty(shape, dtype=np.float32)
+                self.arrays[f"price_{name}"][:, 0] = bp.price0[a]
+                self.arrays[f"exo_price_{name}"] = world.exo[:, :, a].astype(np.float32)
+        for name in ("bad_debt", "liquidated", "rounds"):
+            if name in record:
+                self.arrays[name] = np.zeros(shape, dtype=np.float32)
+        if "flags" in record:
+            for f in ("flag_liquidity", "flag_unclearable", "flag_oracle"):
+                self.arrays[f] = np.zeros(shape, dtype=np.float32)
+
+    def take(self, world: World) -> None:
+        t = world.t
+        if "price" in self.record:
+            for a, name in enumerate(world.bp.assets):
+                self.arrays[f"price_{name}"][:, t] = world.last_market[:, a]
+        if "bad_debt" in self.record:
+            self.arrays["bad_debt"][:, t] = world.bad_debt_by_protocol.sum(axis=1)
+        if "liquidated" in self.record:
+            self.arrays["liquidated"][:, t] = world.last_liquidated
+        if "rounds" in self.record:
+            self.arrays["rounds"][:, t] = world.last_rounds
+        if "flags" in self.record:
+            for k, f in enumerate(("flag_liquidity", "flag_unclearable", "flag_oracle")):
+                self.arrays[f][:, t] = world.last_flags[:, k]

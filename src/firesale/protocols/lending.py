@@ -1,0 +1,343 @@
+"""Pooled lending (Aave v3, Compound v2 rules): health checks and one round of liquidations, over paths.
+
+State is structure-of-arrays with the path axis first: ``collateral`` and ``debt`` of shape
+``(n_paths, n_accounts, n_reserves)`` in token units. One call of :func:`liquidation_round` checks every account on
+every active path and liquidates, at most once per account, those below health factor 1 that a liquidator can and
+wants to liquidate. The engine calls it repeatedly within a step: that is the cascade.
+
+Two implementations with one meaning: :func:`liquidation_round_numpy` (the reference, vectorized over paths and
+accounts) and :func:`liquidation_round_numba` (a fused kernel, parallel over paths). A test holds them equal.
+
+Notes
+-----
+Health factor (Aave v3 ``GenericLogic.calculateUserAccountData``):
+
+.. math:: HF = \\frac{\\sum_r c_r p_r LT_r}{\\sum_r d_r p_r}
+
+Liquidation (Aave v3 ``LiquidationLogic.executeLiquidationCall``): the liquidator repays the account's largest debt
+reserve ``d`` and seizes its largest collateral reserve ``c`` (by oracle value). It may repay ``close_factor`` of the
+debt in ``d`` (all of it when ``HF < close_factor_hf_threshold``; Aave's CLOSE_FACTOR_HF_THRESHOLD is 0.95). The
+collateral seized is the repaid value times ``1 + bonus`` at oracle prices, capped at the account's balance (then
+the repaid debt shrinks to match). The protocol keeps ``liquidation_protocol_fee`` of the bonus part. Compound v2
+(``Comptroller.liquidateCalculateSeizeTokens``) is the same computation with one incentive for every market and
+``close_factor`` applying at any shortfall (set ``close_factor_hf_threshold`` to 0).
+
+A liquidator acts only when its expected profit is at least ``min_profit``: what it can sell the collateral for
+(market price, less its estimate of slippage ``impact_coef * (seized_usd) ** impact_exp``) minus what the repaid
+debt costs at market price, minus gas. A row may stand for a cohort of ``weight`` identical accounts: it pays gas
+and takes block space once per account. Liquidations are taken in order of profit, while block space
+(``slots``) and capital (``capital``, in USD of repaid debt at oracle prices) last.
+
+References
+----------
+aave/aave-v3-core contracts/protocol/libraries/logic/GenericLogic.sol, LiquidationLogic.sol (v1.19.x);
+compound-finance/compound-protocol contracts/Comptroller.sol (liquidateCalculateSeizeTokens, liquidateBorrowAllowed).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numba
+import numpy as np
+
+__all__ = [
+    "LendingParams",
+    "RoundOutput",
+    "health_factor",
+    "liquidation_round_numba",
+    "liquidation_round_numpy",
+]
+
+
+@dataclass(frozen=True)
+class LendingParams:
+    """Per-account effective parameters (e-mode applied), arrays of shape (n_accounts, n_reserves)."""
+
+    liquidation_threshold: np.ndarray
+    liquidation_bonus: np.ndarray
+    protocol_fee: np.ndarray  # (n_reserves,)
+    close_factor: float
+    close_factor_hf_threshold: float
+    weight: np.ndarray | None = None  # (n_accounts,) accounts merged into each row (cohorts); None means 1
+
+    def weights(self) -> np.ndarray:
+        """Accounts per row, int64 of shape (n_accounts,)."""
+        if self.weight is None:
+            return np.ones(self.liquidation_threshold.shape[0], dtype=np.int64)
+        return np.asarray(self.weight, dtype=np.int64)
+
+
+@dataclass
+class RoundOutput:
+    """What one round did, per path: shapes (n_paths, n_reserves) and (n_paths,)."""
+
+    seized: np.ndarray  # collateral handed to liquidators (net of protocol fee), token units
+    fee: np.ndarray  # collateral kept by the protocol, token units
+    repaid: np.ndarray  # debt repaid, token units
+    n_liquidations: np.ndarray
+    repaid_usd: np.ndarray  # at oracle prices
+    n_unserved: np.ndarray  # accounts below HF 1 left unliquidated (unprofitable, or no capital/block space)
+
+
+def health_factor(collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray, lt: np.ndarray) -> np.ndarray:
+    """Health factors, shape (n_paths, n_accounts); ``inf`` where there is no debt.
+
+    ``collateral``/``debt``: (n_paths, n_accounts, n_reserves); ``prices``: (n_paths, n_reserves);
+    ``lt``: (n_accounts, n_reserves).
+    """
+    num = np.zeros(collateral.shape[:2])
+    den = np.zeros(collateral.shape[:2])
+    for r in range(collateral.shape[2]):  # summed in reserve order, as the kernel does, for bit-equality
+        num += collateral[:, :, r] * prices[:, None, r] * lt[None, :, r]
+        den += debt[:, :, r] * prices[:, None, r]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.inf)
+
+
+def liquidation_round_numpy(
+    collateral: np.ndarray,
+    debt: np.ndarray,
+    oracle: np.ndarray,
+    market: np.ndarray,
+    params: LendingParams,
+    active: np.ndarray,
+    slots: np.ndarray,
+    capital: np.ndarray,
+    gas_usd: np.ndarray,
+    impact_coef: np.ndarray,
+    impact_exp: np.ndarray,
+    min_profit: float,
+) -> RoundOutput:
+    """One round of health checks and liquidations; mutates ``collateral``, ``debt``, ``slots`` and ``capital``.
+
+    Parameters
+    ----------
+    collateral, debt : ndarray of shape (n_paths, n_accounts, n_reserves)
+    oracle, market : ndarray of shape (n_paths, n_reserves)
+        Prices the protocol believes, and prices liquidators trade at (USD).
+    params : LendingParams
+    active : ndarray of bool, shape (n_paths,)
+        Paths to check this round (others are left untouched).
+    slots : ndarray of int64, shape (n_paths,)
+        Block space left this step.
+    capital : ndarray of float64, shape (n_paths,)
+        Liquidator capital left this step, USD.
+    gas_usd : ndarray of shape (n_paths,)
+        Gas cost of one liquidation, USD.
+    impact_coef : ndarray of shape (n_paths, n_reserves); impact_exp : ndarray of shape (n_reserves,)
+        The liquidator's slippage estimate, as a fraction of the sale: ``coef * usd ** exp``.
+    min_profit : float
+    """
+    n_paths, n_acc, n_res = collateral.shape
+    lt, bonus_all = params.liquidation_threshold, params.liquidation_bonus
+    out = _empty_output(n_paths, n_res)
+    idx = np.flatnonzero(active)
+    if idx.size == 0 or n_acc == 0:
+        return out
+    coll, dbt = collateral[idx], debt[idx]
+    orc, mkt = oracle[idx], market[idx]
+    hf = health_factor(coll, dbt, orc, lt)
+    cand = hf < 1.0
+    coll_val = coll * orc[:, None, :]
+    debt_val = dbt * orc[:, None, :]
+    c = np.argmax(coll_val, axis=2)  # first maximum, as the kernel's strict '>' scan
+    d = np.argmax(debt_val, axis=2)
+    cand &= np.take_along_axis(coll_val, c[..., None], 2)[..., 0] > 0
+    pi = np.arange(idx.size)[:, None]
+    ai = np.arange(n_acc)[None, :]
+    cf = np.where(hf < params.close_factor_hf_threshold, 1.0, params.close_factor)
+    bonus = bonus_all[ai, c]
+    p_c, p_d = orc[pi, c], orc[pi, d]
+    debt_cover = dbt[pi, ai, d] * cf
+    seize = debt_cover * p_d * (1.0 + bonus) / p_c
+    bal = coll[pi, ai, c]
+    capped = seize > bal
+    seize = np.where(capped, bal, seize)
+    debt_cover = np.where(capped, bal * p_c / (p_d * (1.0 + bonus)), debt_cover)
+    fee = (seize - seize / (1.0 + bonus)) * params.protocol_fee[c]
+    net = seize - fee
+    sale_usd = net * mkt[pi, c]
+    slip = impact_coef[idx][pi, c] * sale_usd ** impact_exp[c]
+    w = params.weights()
+    profit = (
+        sale_usd * (1.0 - np.minimum(slip, 1.0)) - debt_cover * mkt[pi, d] - gas_usd[idx, None] * w[None, :]
+    )
+    ok = cand & (profit >= min_profit)
+    cost = debt_cover * p_d
+    # Greedy in order of profit (stable on ties), while block space and capital last.
+    key = np.where(ok, -profit, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    ok_sorted = np.take_along_axis(ok, order, 1)
+    cost_sorted = np.where(ok_sorted, np.take_along_axis(cost, order, 1), 0.0)
+    rank = np.cumsum(np.where(ok_sorted, w[order], 0), axis=1)
+    spent = np.cumsum(cost_sorted, axis=1)
+    take_sorted = ok_sorted & (rank <= slots[idx, None]) & (spent <= capital[idx, None])
+    take = np.zeros_like(ok)
+    np.put_along_axis(take, order, take_sorted, 1)
+
+    pp, aa = np.nonzero(take)
+    cc, dd = c[pp, aa], d[pp, aa]
+    collateral[idx[pp], aa, cc] -= seize[pp, aa]
+    debt[idx[pp], aa, dd] -= debt_cover[pp, aa]
+    np.add.at(out.seized, (idx[pp], cc), net[pp, aa])
+    np.add.at(out.fee, (idx[pp], cc), fee[pp, aa])
+    np.add.at(out.repaid, (idx[pp], dd), debt_cover[pp, aa])
+    n_taken = (take * w[None, :]).sum(axis=1)
+    out.n_liquidations[idx] = n_taken
+    out.repaid_usd[idx] = np.where(take, cost, 0.0).sum(axis=1)
+    out.n_unserved[idx] = (cand * w[None, :]).sum(axis=1) - n_taken
+    slots[idx] -= n_taken
+    capital[idx] -= out.repaid_usd[idx]
+    return out
+
+
+def _empty_output(n_paths: int, n_res: int) -> RoundOutput:
+    z = np.zeros((n_paths, n_res))
+    return RoundOutput(
+        seized=z,
+        fee=z.copy(),
+        repaid=z.copy(),
+        n_liquidations=np.zeros(n_paths, dtype=np.int64),
+        repaid_usd=np.zeros(n_paths),
+        n_unserved=np.zeros(n_paths, dtype=np.int64),
+    )
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _round_kernel(
+    collateral, debt, oracle, market, lt, bonus_all, protocol_fee, close_factor, cf_threshold, weight,
+    active, slots, capital, gas_usd, impact_coef, impact_exp, min_profit,
+    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved,
+):  # fmt: skip
+    n_paths, n_acc, n_res = collateral.shape
+    for p in numba.prange(n_paths):
+        if not active[p]:
+            continue
+        # First pass: health checks only. Most paths have nothing to liquidate, and then nothing is allocated.
+        n_below = 0
+        for a in range(n_acc):
+            num = 0.0
+            den = 0.0
+            for r in range(n_res):
+                num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
+                den += debt[p, a, r] * oracle[p, r]
+            if den > 0.0 and num < den:
+                n_below += 1
+        if n_below == 0:
+            n_liq[p] = 0
+            repaid_usd[p] = 0.0
+            n_unserved[p] = 0
+            continue
+        profit = np.empty(n_acc)
+        cost = np.empty(n_acc)
+        seize_a = np.empty(n_acc)
+        cover_a = np.empty(n_acc)
+        fee_a = np.empty(n_acc)
+        c_a = np.empty(n_acc, dtype=np.int64)
+        d_a = np.empty(n_acc, dtype=np.int64)
+        ok = np.zeros(n_acc, dtype=np.bool_)
+        n_cand = 0
+        for a in range(n_acc):
+            num = 0.0
+            den = 0.0
+            for r in range(n_res):
+                num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
+                den += debt[p, a, r] * oracle[p, r]
+            if den <= 0.0:
+                continue
+            hf = num / den
+            if not hf < 1.0:
+                continue
+            c = 0
+            d = 0
+            best_c = collateral[p, a, 0] * oracle[p, 0]
+            best_d = debt[p, a, 0] * oracle[p, 0]
+            for r in range(1, n_res):
+                vc = collateral[p, a, r] * oracle[p, r]
+                vd = debt[p, a, r] * oracle[p, r]
+                if vc > best_c:
+                    best_c = vc
+                    c = r
+                if vd > best_d:
+                    best_d = vd
+                    d = r
+            if not best_c > 0.0:
+                continue
+            n_cand += weight[a]
+            cf = 1.0 if hf < cf_threshold else close_factor
+            b = bonus_all[a, c]
+            cover = debt[p, a, d] * cf
+            seize = cover * oracle[p, d] * (1.0 + b) / oracle[p, c]
+            bal = collateral[p, a, c]
+            if seize > bal:
+                seize = bal
+                cover = bal * oracle[p, c] / (oracle[p, d] * (1.0 + b))
+            f = (seize - seize / (1.0 + b)) * protocol_fee[c]
+            net = seize - f
+            sale = net * market[p, c]
+            slip = impact_coef[p, c] * sale ** impact_exp[c]
+            pr = sale * (1.0 - min(slip, 1.0)) - cover * market[p, d] - gas_usd[p] * weight[a]
+            if pr >= min_profit:
+                ok[a] = True
+                profit[a] = -pr
+                cost[a] = cover * oracle[p, d]
+                seize_a[a] = seize
+                cover_a[a] = cover
+                fee_a[a] = f
+                c_a[a] = c
+                d_a[a] = d
+            else:
+                profit[a] = np.inf
+        for a in range(n_acc):
+            if not ok[a]:
+                profit[a] = np.inf
+        order = np.argsort(profit, kind="mergesort")
+        taken = 0
+        spent = 0.0
+        for k in range(n_acc):
+            a = order[k]
+            if not ok[a]:
+                break
+            if taken + weight[a] > slots[p] or spent + cost[a] > capital[p]:
+                break
+            taken += weight[a]
+            spent += cost[a]
+            c = c_a[a]
+            d = d_a[a]
+            collateral[p, a, c] -= seize_a[a]
+            debt[p, a, d] -= cover_a[a]
+            seized[p, c] += seize_a[a] - fee_a[a]
+            fee_out[p, c] += fee_a[a]
+            repaid[p, d] += cover_a[a]
+        n_liq[p] = taken
+        repaid_usd[p] = spent
+        n_unserved[p] = n_cand - taken
+        slots[p] -= taken
+        capital[p] -= spent
+
+
+def liquidation_round_numba(
+    collateral: np.ndarray,
+    debt: np.ndarray,
+    oracle: np.ndarray,
+    market: np.ndarray,
+    params: LendingParams,
+    active: np.ndarray,
+    slots: np.ndarray,
+    capital: np.ndarray,
+    gas_usd: np.ndarray,
+    impact_coef: np.ndarray,
+    impact_exp: np.ndarray,
+    min_profit: float,
+) -> RoundOutput:
+    """Fused, parallel equivalent of :func:`liquidation_round_numpy` (same arguments, same results)."""
+    n_paths, _, n_res = collateral.shape
+    out = _empty_output(n_paths, n_res)
+    _round_kernel(
+        collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
+        params.protocol_fee, float(params.close_factor), float(params.close_factor_hf_threshold), params.weights(),
+        active, slots, capital, gas_usd, impact_coef, impact_exp, float(min_profit),
+        out.seized, out.fee, out.repaid, out.n_liquidations, out.repaid_usd, out.n_unserved,
+    )  # fmt: skip
+    return out

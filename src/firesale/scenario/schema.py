@@ -1,0 +1,369 @@
+"""The scenario file format: pydantic models that validate a TOML scenario at the boundary.
+
+A scenario describes a world: assets, the exogenous market, venues where collateral is sold, oracles, protocols
+with their parameters and positions, the agents that liquidate and arbitrage, and the simulation horizon. The
+engine never sees these models: :func:`firesale.scenario.load_scenario` turns them into a :class:`Scenario`.
+
+Units: prices in USD, amounts in token units, durations in seconds, fractions in [0, 1].
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from firesale.market.spec import MarketSpec
+
+__all__ = [
+    "AgentsSpec",
+    "AssetSpec",
+    "ConcentratedSpec",
+    "ConstantProductSpec",
+    "EvaporationSpec",
+    "FaultSpec",
+    "GeneratedPositionsSpec",
+    "LendingSpec",
+    "OracleSpec",
+    "OrderBookSpec",
+    "ReserveSpec",
+    "ScenarioSpec",
+    "SimulationSpec",
+    "StableSwapSpec",
+]
+
+Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+
+
+class SimulationSpec(_Spec):
+    """Horizon, step and Monte Carlo size. ``dt`` may be anything from one block (12 s) to a day."""
+
+    n_steps: int = Field(gt=0, le=1_000_000, description="Number of time steps.")
+    dt: float = Field(
+        gt=0, le=86_400, allow_inf_nan=False, description="Step length in seconds (12 to 86400)."
+    )
+    n_paths: int = Field(default=1000, gt=0, description="Default number of Monte Carlo paths.")
+    seed: int = Field(default=0, ge=0, description="Default seed (any non-negative integer).")
+    max_cascade_rounds: int = Field(
+        default=20, gt=0, le=1000, description="Cap on liquidation → sale → oracle rounds within one step."
+    )
+    cohorts: bool = Field(
+        default=False,
+        description="Merge accounts with one collateral and one debt whose health factors fall in the same bin.",
+    )
+    cohort_bin: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.0025, description="Relative width of a cohort's health-factor bin."
+    )
+    record: list[str] = Field(
+        default_factory=lambda: ["price", "bad_debt", "liquidated"],
+        description="Time series to record (path quantiles per step).",
+    )
+
+    @field_validator("dt")
+    @classmethod
+    def _at_least_a_block(cls, v: float) -> float:
+        if v < 12:
+            raise ValueError("must be at least one block (12 s)")
+        return v
+
+
+class AssetSpec(_Spec):
+    """A token. Either primary (its price follows the market model) or derived from another asset."""
+
+    name: Name
+    price: Positive = Field(description="Price in USD at the start.")
+    decimals: int = Field(default=18, ge=0, le=36)
+    derived_from: Name | None = Field(
+        default=None,
+        description="Receipt, liquid-staking or wrapped asset whose exogenous price moves with another asset's "
+        "(same relative path, from its own starting price); it can still de-peg through its own venues.",
+    )
+
+
+class ConstantProductSpec(_Spec):
+    """A Uniswap v2-style pool (x * y = k)."""
+
+    type: Literal["constant_product"]
+    name: Name
+    coins: tuple[Name, Name]
+    reserves: tuple[Positive, Positive] = Field(description="Reserves of each coin in token units.")
+    fee_bps: float = Field(default=30.0, ge=0, lt=10_000, allow_inf_nan=False)
+
+
+class ConcentratedSpec(_Spec):
+    """A Uniswap v3-style pool, from a tick snapshot (TickIdx, liquidityNet) or explicit ranges."""
+
+    type: Literal["concentrated"]
+    name: Name
+    coins: tuple[Name, Name]
+    snapshot: str | None = Field(default=None, description="Tick snapshot: path or firesale-data:NAME.")
+    ranges: list[tuple[int, int, Positive]] | None = Field(
+        default=None, description="(tick_lower, tick_upper, liquidity) ranges when no snapshot is given."
+    )
+    price: Positive | None = Field(
+        default=None, description="Starting price of coin 0 in coin 1 (ranges only)."
+    )
+    fee_bps: float = Field(default=5.0, ge=0, lt=10_000, allow_inf_nan=False)
+    tick_spacing: int = Field(default=10, gt=0)
+    decimals: tuple[int, int] = (18, 6)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> ConcentratedSpec:
+        if (self.snapshot is None) == (self.ranges is None):
+            raise ValueError("exactly one of 'snapshot' and 'ranges' must be given")
+        if self.ranges is not None and self.price is None:
+            raise ValueError("'price' is required with 'ranges'")
+        return self
+
+
+class StableSwapSpec(_Spec):
+    """A Curve StableSwap pool of 2 to 4 coins."""
+
+    type: Literal["stableswap"]
+    name: Name
+    coins: list[Name] = Field(min_length=2, max_length=4)
+    balances: list[Positive] = Field(min_length=2, max_length=4, description="Balances in token units.")
+    A: Positive = Field(description="Amplification coefficient as users quote it (not A * A_PRECISION).")
+    fee_bps: float = Field(default=4.0, ge=0, lt=10_000, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _same_length(self) -> StableSwapSpec:
+        if len(self.coins) != len(self.balances):
+            raise ValueError(
+                f"'coins' and 'balances' must have the same length ({len(self.coins)} vs {len(self.balances)})"
+            )
+        return self
+
+
+class OrderBookSpec(_Spec):
+    """An off-chain market for one asset against USD: an impact curve with permanent and temporary parts.
+
+    Selling notional ``q`` USD moves the log price by ``depth_move * (q / depth_usd) ** exponent``; a fraction
+    ``permanent`` of that stays (it moves the asset's market price, which oracles read) and the rest decays with
+    ``half_life``.
+    """
+
+    type: Literal["orderbook"]
+    name: Name
+    asset: Name
+    depth_usd: Positive = Field(description="Notional that moves the price by `depth_move`.")
+    depth_move: Annotated[float, Field(gt=0, lt=1, allow_inf_nan=False)] = 0.01
+    impact: Literal["linear", "sqrt"] = "sqrt"
+    permanent: Fraction = 0.5
+    half_life: Positive = Field(
+        default=1800.0, description="Decay half-life of the temporary impact, seconds."
+    )
+
+
+VenueSpec = Annotated[
+    ConstantProductSpec | ConcentratedSpec | StableSwapSpec | OrderBookSpec, Field(discriminator="type")
+]
+
+
+class FaultSpec(_Spec):
+    """An injected oracle fault over [start, end) seconds: stale (no updates), or a wrong value (price * factor)."""
+
+    kind: Literal["stale", "wrong"]
+    start: NonNegative
+    end: Positive
+    factor: Positive = 1.0
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FaultSpec:
+        if self.end <= self.start:
+            raise ValueError(f"'end' must be after 'start' ({self.end} <= {self.start})")
+        return self
+
+
+class OracleSpec(_Spec):
+    """How a protocol learns an asset's price.
+
+    ``push``: Chainlink-style, updates when the source deviates by ``deviation_bps`` or ``heartbeat`` elapsed.
+    ``delayed``: Maker OSM-style, reports the source as it was one ``delay`` (hop) earlier, updated every hop.
+    ``twap``: time-weighted average of a pool's price over ``window`` seconds.
+    ``median``: median of other oracles (``sources``).
+    ``market``: the asset's current market price, instantly (an idealised oracle).
+    """
+
+    name: Name
+    asset: Name
+    type: Literal["push", "delayed", "twap", "median", "market"]
+    heartbeat: Positive = 3600.0
+    deviation_bps: NonNegative = 50.0
+    delay: Positive = 3600.0
+    window: Positive = 1800.0
+    venue: Name | None = Field(
+        default=None, description="Pool read by a twap oracle (priced against its other coin)."
+    )
+    sources: list[Name] = Field(default_factory=list, description="Oracles combined by a median oracle.")
+    min_answer: NonNegative | None = Field(
+        default=None, description="Aggregator floor: reports never go below it."
+    )
+    max_answer: Positive | None = Field(default=None, description="Aggregator ceiling or price cap.")
+    faults: list[FaultSpec] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _type_needs(self) -> OracleSpec:
+        if self.type == "twap" and self.venue is None:
+            raise ValueError("a twap oracle needs 'venue'")
+        if self.type == "median" and len(self.sources) < 2:
+            raise ValueError("a median oracle needs at least 2 'sources'")
+        if self.min_answer is not None and self.max_answer is not None and self.min_answer >= self.max_answer:
+            raise ValueError(
+                f"'min_answer' must be below 'max_answer' ({self.min_answer} >= {self.max_answer})"
+            )
+        return self
+
+
+class ReserveSpec(_Spec):
+    """One asset's risk parameters in a lending market (Aave v3 ReserveConfiguration / Compound market)."""
+
+    ltv: Fraction = Field(description="Maximum loan-to-value for new borrows.")
+    liquidation_threshold: Fraction
+    liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        description="Bonus on seized collateral, as a fraction (Aave's 10500 bps is 0.05)."
+    )
+    liquidation_protocol_fee: Fraction = Field(default=0.0, description="Protocol's share of the bonus.")
+    oracle: Name
+    venues: list[Name] = Field(
+        default_factory=list, description="Where liquidators sell this asset when seized."
+    )
+    supply_cap: NonNegative | None = Field(default=None, description="Token units; None is uncapped.")
+    borrow_cap: NonNegative | None = None
+    emode_ltv: Fraction | None = None
+    emode_liquidation_threshold: Fraction | None = None
+    emode_liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> ReserveSpec:
+        if self.liquidation_threshold >= 1:
+            raise ValueError(f"liquidation_threshold must be < 1, got {self.liquidation_threshold}")
+        if self.liquidation_threshold < self.ltv:
+            raise ValueError(
+                f"liquidation_threshold must be >= ltv, got {self.liquidation_threshold} < {self.ltv}"
+            )
+        if self.liquidation_threshold * (1 + self.liquidation_bonus) > 1 and self.liquidation_threshold > 0:
+            raise ValueError(
+                "liquidation_threshold * (1 + liquidation_bonus) must be <= 1 (Aave's validation), got "
+                f"{self.liquidation_threshold * (1 + self.liquidation_bonus):.6g}"
+            )
+        if self.emode_liquidation_threshold is not None:
+            if self.emode_liquidation_threshold >= 1:
+                raise ValueError(
+                    f"emode_liquidation_threshold must be < 1, got {self.emode_liquidation_threshold}"
+                )
+            if self.emode_ltv is not None and self.emode_liquidation_threshold < self.emode_ltv:
+                raise ValueError(
+                    "emode_liquidation_threshold must be >= emode_ltv, got "
+                    f"{self.emode_liquidation_threshold} < {self.emode_ltv}"
+                )
+        return self
+
+
+class GeneratedPositionsSpec(_Spec):
+    """Positions drawn from a distribution: one collateral and one debt asset per account.
+
+    Health factors are log-uniform in [hf_min, hf_max]; debt sizes are log-normal with median ``median_debt_usd``.
+    """
+
+    n_accounts: int = Field(gt=0, le=10_000_000)
+    collateral: Name
+    debt: Name
+    total_debt_usd: Positive
+    hf_min: Positive = 1.05
+    hf_max: Positive = 3.0
+    debt_sigma: NonNegative = 1.0
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> GeneratedPositionsSpec:
+        if self.hf_max < self.hf_min:
+            raise ValueError(f"'hf_max' must be >= 'hf_min' ({self.hf_max} < {self.hf_min})")
+        return self
+
+
+class LendingSpec(_Spec):
+    """A pooled lending market (Aave v3 or Compound v2 liquidation rules).
+
+    Positions come from a CSV/Parquet file (columns account, asset, collateral_amount, debt_amount, and optionally
+    emode) referenced by a path relative to the scenario file or ``firesale-data:NAME``, or are generated.
+    """
+
+    name: Name
+    type: Literal["aave_v3", "compound_v2"]
+    reserves: dict[Name, ReserveSpec] = Field(min_length=1)
+    positions: str | None = None
+    generate: GeneratedPositionsSpec | None = None
+    close_factor: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
+    close_factor_hf_threshold: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
+        default=0.95, description="Below this health factor the whole debt may be repaid (Aave v3)."
+    )
+    reserve_usd: NonNegative = Field(default=0.0, description="Protocol reserves that absorb bad debt first.")
+
+    @model_validator(mode="after")
+    def _one_source(self) -> LendingSpec:
+        if (self.positions is None) == (self.generate is None):
+            raise ValueError("exactly one of 'positions' and 'generate' must be given")
+        return self
+
+
+class EvaporationSpec(_Spec):
+    """LPs withdraw liquidity as the market draws down, and return slowly.
+
+    The target share of starting liquidity is ``1 - min(max_withdraw, sensitivity * drawdown)``, drawdown measured on
+    the pool's first coin's market price from its running peak; withdrawals are immediate, returns have a half-life.
+    """
+
+    sensitivity: NonNegative = 0.0
+    max_withdraw: Fraction = 0.8
+    return_half_life: Positive = 6 * 3600.0
+
+
+class AgentsSpec(_Spec):
+    """Liquidators and arbitrageurs, limited by capital, gas, block space and profit."""
+
+    liquidator_capital_usd: Positive = Field(default=1e12, description="Debt liquidators can repay per step.")
+    max_liquidations_per_step: int = Field(default=10_000, gt=0, description="Block space.")
+    gas_per_liquidation: NonNegative = 500_000
+    gas_price_gwei: NonNegative = 20.0
+    gas_volatility_sensitivity: NonNegative = Field(
+        default=0.0,
+        description="Gas price multiplier per unit of |step return| / step volatility of the gas asset.",
+    )
+    gas_asset: Name | None = Field(
+        default=None, description="Asset paying gas (its price converts gwei to USD)."
+    )
+    gas_series: str | None = Field(
+        default=None, description="Replayed gas prices in gwei (path or firesale-data)."
+    )
+    min_profit_usd: NonNegative = 0.0
+    arbitrage_capital_usd: NonNegative = Field(default=1e12, description="Per venue and step.")
+    evaporation: EvaporationSpec = EvaporationSpec()
+
+
+class ScenarioSpec(_Spec):
+    """A firesale scenario file."""
+
+    name: Name
+    description: str = ""
+    simulation: SimulationSpec
+    assets: list[AssetSpec] = Field(min_length=1)
+    market: MarketSpec
+    venues: list[VenueSpec] = Field(default_factory=list)
+    oracles: list[OracleSpec] = Field(min_length=1)
+    protocols: list[LendingSpec] = Field(min_length=1)
+    agents: AgentsSpec = AgentsSpec()
+    failure_liquidity_fraction: Fraction = Field(
+        default=0.2, description="Liquidity below this share of its start counts as 'liquidity near zero'."
+    )
+    failure_oracle_deviation: Fraction = Field(
+        default=0.05, description="Oracle off the market by more than this counts as 'oracle failed'."
+    )
