@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from pathlib import Path
 
@@ -149,7 +150,7 @@ def test_toxic_spiral_liquidation_makes_the_position_worse(tmp_path):
         if seize > coll:
             seize, cover = coll, coll * 1560 / 1.05
         coll, debt = coll - seize, debt - cover
-    assert all(b > a for a, b in zip(ltvs, ltvs[1:], strict=False))  # the spiral: each round worse
+    assert all(b > a for a, b in itertools.pairwise(ltvs))  # the spiral: each round worse
     assert m["bad_debt_usd"] == pytest.approx(debt - coll * 1560, rel=1e-6)
     assert m["bad_debt_usd"] > 0
     assert m["n_liquidations"] == len(ltvs)
@@ -165,7 +166,7 @@ def test_deeper_shock_never_less_bad_debt():
         market = base.spec.market.model_copy(update={"depth": {"WETH": depth}})
         sc = _replace_spec(base, market=market)
         losses.append(firesale.simulate(sc, n_paths=2, seed=3).metrics["bad_debt_usd"].to_numpy())
-    for shallow, deep in zip(losses, losses[1:], strict=False):
+    for shallow, deep in itertools.pairwise(losses):
         assert (deep >= shallow - 1e-6).all()
     assert losses[-1].mean() > losses[0].mean()
 
@@ -177,7 +178,7 @@ def test_more_liquidity_never_more_bad_debt():
         venue = base.spec.venues[0].model_copy(update={"depth_usd": depth_usd})
         sc = _replace_spec(base, venues=[venue])
         losses.append(firesale.simulate(sc, n_paths=2, seed=3).metrics["bad_debt_usd"].to_numpy())
-    for thin, deep in zip(losses, losses[1:], strict=False):
+    for thin, deep in itertools.pairwise(losses):
         assert (deep <= thin + 1e-6).all()
     assert losses[0].mean() > losses[-1].mean()
 
