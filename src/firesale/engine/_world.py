@@ -241,8 +241,9 @@ class World:
             "first_bad_debt_step": np.full(n, -1, dtype=np.int64), "bad_debt_peak_usd": z(n),
             "steps_liquidity_flag": z(n, dtype=np.int64), "steps_unclearable_flag": z(n, dtype=np.int64),
             "steps_oracle_flag": z(n, dtype=np.int64), "steps_in_failure_state": z(n, dtype=np.int64),
-            "unserved_accounts_max": z(n, dtype=np.int64),
+            "unserved_accounts_max": z(n, dtype=np.int64), "attack_cost_usd": z(n),
         }  # fmt: skip
+        self.attack_open: dict[int, tuple[int, int, np.ndarray]] = {}
         self.min_ratio = np.ones((n, len(bp.assets)))
         self.bad_debt_by_protocol = np.zeros((n, len(bp.protocols)))
         self.last_flags = np.zeros((n, 3), dtype=bool)
@@ -381,6 +382,7 @@ class World:
         self._evaporate(market)
         self._arbitrage(market)
         market = self.market_prices()
+        self._attack(market, time)
         self._poke_oracles(market, step_start=True)
         gas_usd = self._gas_usd(market)
 
@@ -463,6 +465,27 @@ class World:
                         raise SimulationError(
                             f"venue {self.bp.venue_specs[k][1].name}: negative {key} at step {self.t}"
                         )
+
+    def _attack(self, market: np.ndarray, time: float) -> None:
+        """Open and close oracle-manipulation trades (``[[attacks]]``); their cost accrues per path."""
+        bp = self.bp
+        for n, att in enumerate(bp.scenario.spec.attacks):
+            k = next(i for i, v in enumerate(bp.scenario.spec.venues) if v.name == att.venue)
+            venue, coins = bp.venue_specs[k][1], bp.venue_coins[k]
+            i = coins.index(bp.assets.index(att.coin))
+            j = 1 if i == 0 else 0
+            opens = att.start <= time < att.start + bp.dt
+            closes = att.start + att.duration <= time < att.start + att.duration + bp.dt
+            if opens:
+                give, get = (i, j) if att.side == "sell" else (j, i)
+                amount = att.amount_usd / market[:, coins[give]]
+                got = venue.swap(self.states[k], give, get, amount)
+                self.m["attack_cost_usd"] += amount * market[:, coins[give]]
+                self.attack_open[n] = (give, get, got)
+            elif closes and n in self.attack_open:
+                give, get, got = self.attack_open.pop(n)
+                back = venue.swap(self.states[k], get, give, got)
+                self.m["attack_cost_usd"] -= back * market[:, coins[give]]
 
     def _slippage_estimate(self, proto: _Protocol) -> tuple[np.ndarray, np.ndarray]:
         coef = np.zeros((self.n_paths, len(proto.reserve_assets)))

@@ -262,6 +262,12 @@ def _check_references(spec: ScenarioSpec, source: str) -> list[str]:
                 if a not in p.reserves:
                     bad(f"protocols.{p.name}.generate.{key}", "must name one of the protocol's reserves", a)
 
+    for k, att in enumerate(spec.attacks):
+        where = f"attacks[{k}]"
+        if att.venue not in venues or isinstance(venues[att.venue], OrderBookSpec):
+            bad(f"{where}.venue", "must name a defined pool", att.venue)
+        elif att.coin not in venues[att.venue].coins:  # type: ignore[union-attr]
+            bad(f"{where}.coin", f"must be a coin of {att.venue}", att.coin)
     ag = spec.agents
     if ag.gas_asset is not None and ag.gas_asset not in assets:
         bad("agents.gas_asset", "must name a defined asset", ag.gas_asset)

@@ -18,6 +18,7 @@ from firesale.market.spec import MarketSpec
 __all__ = [
     "AgentsSpec",
     "AssetSpec",
+    "AttackSpec",
     "ConcentratedSpec",
     "ConstantProductSpec",
     "EvaporationSpec",
@@ -327,6 +328,23 @@ class EvaporationSpec(_Spec):
     return_half_life: Positive = 6 * 3600.0
 
 
+class AttackSpec(_Spec):
+    """An attacker trades into a pool to move the price a pool-read (TWAP) oracle sees, then unwinds.
+
+    At ``start`` the attacker sells (``side = "sell"``) ``amount_usd`` worth of ``coin`` into ``venue``, or buys that
+    much of it (``"buy"``), right after the step's arbitrage so the oracle reads the moved pool; after ``duration``
+    seconds it trades back what it got. Its cost (USD spent less USD recovered, at market prices) is reported per
+    path as ``attack_cost_usd``: fees, slippage and what arbitrageurs took in between.
+    """
+
+    venue: Name
+    coin: Name
+    side: Literal["sell", "buy"] = "sell"
+    amount_usd: Positive
+    start: NonNegative
+    duration: Positive
+
+
 class AgentsSpec(_Spec):
     """Liquidators and arbitrageurs, limited by capital, gas, block space and profit."""
 
@@ -361,6 +379,7 @@ class ScenarioSpec(_Spec):
     oracles: list[OracleSpec] = Field(min_length=1)
     protocols: list[LendingSpec] = Field(min_length=1)
     agents: AgentsSpec = AgentsSpec()
+    attacks: list[AttackSpec] = Field(default_factory=list)
     failure_liquidity_fraction: Fraction = Field(
         default=0.2, description="Liquidity below this share of its start counts as 'liquidity near zero'."
     )
