@@ -292,50 +292,55 @@ def _positions(proto: LendingSpec, spec: ScenarioSpec, base_dir: Path, source: s
     where = f"{source}: protocols.{proto.name}"
     if proto.generate is not None:
         return _generate(proto, spec, reserves)
-    from firesale.data import resolve
+    key = "accounts" if proto.accounts is not None else "positions"
+    if proto.accounts is not None:
+        ref = "accounts"
+        frame = pd.DataFrame([a.model_dump() for a in proto.accounts])
+    else:
+        from firesale.data import resolve
 
-    ref = proto.positions
-    assert ref is not None
-    try:
-        path = resolve(ref, base_dir)
-    except Exception as exc:  # resolve raises ParameterError with the places it looked
-        raise ScenarioError(f"{where}.positions: file not found ({exc}), got {ref!r}") from exc
-    try:
-        frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-    except Exception as exc:
-        raise ScenarioError(f"{where}.positions: cannot be read as CSV/Parquet ({exc}), got {ref!r}") from exc
+        ref = proto.positions
+        assert ref is not None
+        try:
+            path = resolve(ref, base_dir)
+        except Exception as exc:  # resolve raises ParameterError with the places it looked
+            raise ScenarioError(f"{where}.{key}: file not found ({exc}), got {ref!r}") from exc
+        try:
+            frame = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        except Exception as exc:
+            raise ScenarioError(f"{where}.{key}: cannot be read as CSV/Parquet ({exc}), got {ref!r}") from exc
     missing = [c for c in _POSITION_COLUMNS if c not in frame.columns]
     if missing:
         raise ScenarioError(
-            f"{where}.positions: file must have columns {list(_POSITION_COLUMNS)}; missing {missing}, "
+            f"{where}.{key}: file must have columns {list(_POSITION_COLUMNS)}; missing {missing}, "
             f"got {list(frame.columns)}"
         )
     extra = [c for c in frame.columns if c not in (*_POSITION_COLUMNS, "emode")]
     if extra:
         raise ScenarioError(
-            f"{where}.positions: unknown column(s) {extra} (allowed: {[*_POSITION_COLUMNS, 'emode']})"
+            f"{where}.{key}: unknown column(s) {extra} (allowed: {[*_POSITION_COLUMNS, 'emode']})"
         )
     if frame.empty:
-        raise ScenarioError(f"{where}.positions: the position set is empty, got {ref!r}")
+        raise ScenarioError(f"{where}.{key}: the position set is empty, got {ref!r}")
     problems = []
     for col in ("collateral_amount", "debt_amount"):
         values = pd.to_numeric(frame[col], errors="coerce")
         bad_rows = np.flatnonzero(~np.isfinite(values.to_numpy(dtype=float)))
         if bad_rows.size:
             problems.append(
-                f"{where}.positions: {col} must be a finite number (row {bad_rows[0] + 2}), got {frame[col].iloc[bad_rows[0]]!r}"
+                f"{where}.{key}: {col} must be a finite number (row {bad_rows[0] + 2}), got {frame[col].iloc[bad_rows[0]]!r}"
             )
             continue
         neg = np.flatnonzero(values.to_numpy() < 0)
         if neg.size:
             problems.append(
-                f"{where}.positions: {col} must be >= 0 (row {neg[0] + 2}), got {values.iloc[neg[0]]!r}"
+                f"{where}.{key}: {col} must be >= 0 (row {neg[0] + 2}), got {values.iloc[neg[0]]!r}"
             )
         frame[col] = values
     unknown = sorted(set(frame["asset"].astype(str)) - set(reserves))
     if unknown:
         problems.append(
-            f"{where}.positions: asset must be one of the protocol's reserves {reserves}, got {unknown[0]!r}"
+            f"{where}.{key}: asset must be one of the protocol's reserves {reserves}, got {unknown[0]!r}"
         )
     if problems:
         raise ScenarioError(problems)
@@ -350,7 +355,7 @@ def _positions(proto: LendingSpec, spec: ScenarioSpec, base_dir: Path, source: s
     if "emode" in frame.columns:
         np.logical_or.at(emode, acc_idx, frame["emode"].fillna(0).astype(bool).to_numpy())
     if not (debt.sum() > 0):
-        raise ScenarioError(f"{where}.positions: the position set has no debt, got {ref!r}")
+        raise ScenarioError(f"{where}.{key}: the position set has no debt, got {ref!r}")
     return Positions(accounts=accounts, collateral=coll, debt=debt, emode=emode)
 
 

@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from firesale.market.spec import MarketSpec
 
 __all__ = [
+    "AccountSpec",
     "AgentsSpec",
     "AssetSpec",
     "AttackSpec",
@@ -291,17 +292,29 @@ class GeneratedPositionsSpec(_Spec):
         return self
 
 
+class AccountSpec(_Spec):
+    """One row of an inline position book (same columns as a positions file)."""
+
+    account: Annotated[str, Field(min_length=1)]
+    asset: Name
+    collateral_amount: NonNegative = 0.0
+    debt_amount: NonNegative = 0.0
+    emode: bool = False
+
+
 class LendingSpec(_Spec):
     """A pooled lending market (Aave v3 or Compound v2 liquidation rules).
 
-    Positions come from a CSV/Parquet file (columns account, asset, collateral_amount, debt_amount, and optionally
-    emode) referenced by a path relative to the scenario file or ``firesale-data:NAME``, or are generated.
+    Positions come from exactly one of: a CSV/Parquet file (columns account, asset, collateral_amount,
+    debt_amount, and optionally emode) referenced by a path relative to the scenario file or ``firesale-data:NAME``;
+    an inline list ``accounts``; or ``generate``.
     """
 
     name: Name
     type: Literal["aave_v3", "compound_v2"]
     reserves: dict[Name, ReserveSpec] = Field(min_length=1)
     positions: str | None = None
+    accounts: list[AccountSpec] | None = None
     generate: GeneratedPositionsSpec | None = None
     close_factor: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = 0.5
     close_factor_hf_threshold: Annotated[float, Field(gt=0, le=1, allow_inf_nan=False)] = Field(
@@ -311,8 +324,8 @@ class LendingSpec(_Spec):
 
     @model_validator(mode="after")
     def _one_source(self) -> LendingSpec:
-        if (self.positions is None) == (self.generate is None):
-            raise ValueError("exactly one of 'positions' and 'generate' must be given")
+        if sum(x is not None for x in (self.positions, self.accounts, self.generate)) != 1:
+            raise ValueError("exactly one of 'positions', 'accounts' and 'generate' must be given")
         return self
 
 
