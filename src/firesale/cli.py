@@ -28,7 +28,8 @@ from firesale.exceptions import FiresaleError, ParameterError, ScenarioError
 
 __all__ = ["main"]
 
-_out = Console()
+# Piped output is not wrapped to 80 columns: ids and numbers must survive `| grep`.
+_out = Console() if sys.stdout.isatty() else Console(width=200)
 _err = Console(stderr=True)
 
 _HEADLINE = [
@@ -73,7 +74,7 @@ def _summary_table(title: str, summary: dict[str, float]) -> Table:
 
 def _fail(message: str, code: int) -> None:
     for line in message.splitlines():
-        _err.print(line, markup=False, highlight=False)
+        click.echo(line, err=True)  # plain lines, never wrapped: one problem per line
     sys.exit(code)
 
 
@@ -268,7 +269,7 @@ def runs(store_dir: str | None) -> None:
     frame = RunStore(Path(store_dir) if store_dir else default_store_root()).runs()
     table = Table(show_header=True, header_style="bold")
     for col in ("id", "scenario", "status", "seed", "paths", "bad debt mean", "started"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=col in ("id", "started"))
     for row in frame.itertuples(index=False):
         d = row._asdict()
         mean = d.get("bad_debt_mean_usd")
@@ -292,7 +293,11 @@ def show(run_id: str, store_dir: str | None, as_json: bool) -> None:
     from firesale.store import RunStore, default_store_root
 
     stored = RunStore(Path(store_dir) if store_dir else default_store_root()).get(run_id)
-    meta = stored.meta
+    meta = {
+        k: getattr(stored, k)
+        for k in ("id", "scenario_name", "status", "seed", "n_paths", "n_steps", "version", "started_at",
+                  "ended_at", "wall_seconds", "message")
+    }  # fmt: skip
     if as_json:
         click.echo(json.dumps({"meta": meta, "summary": stored.summary}, indent=2, default=str))
         return
