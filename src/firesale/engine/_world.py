@@ -203,13 +203,9 @@ class World:
         )
         self.peak = exo[:, 0, :].copy()
         # Lending markets.
-        self.coll = [
-            np.ascontiguousarray(np.broadcast_to(p.collateral0, (n, *p.collateral0.shape)))
-            for p in bp.protocols
-        ]
-        self.debt = [
-            np.ascontiguousarray(np.broadcast_to(p.debt0, (n, *p.debt0.shape))) for p in bp.protocols
-        ]
+        # .copy(): a writable C-ordered array even when the broadcast view happens to be contiguous (one path).
+        self.coll = [np.broadcast_to(p.collateral0, (n, *p.collateral0.shape)).copy() for p in bp.protocols]
+        self.debt = [np.broadcast_to(p.debt0, (n, *p.debt0.shape)).copy() for p in bp.protocols]
         self.fees_usd = np.zeros((n, len(bp.protocols)))
         self.debug = debug
         # Cumulative flows out of each market, per path and reserve: what conservation is checked against.

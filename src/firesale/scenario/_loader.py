@@ -334,7 +334,7 @@ def _positions(proto: LendingSpec, spec: ScenarioSpec, base_dir: Path, source: s
         neg = np.flatnonzero(values.to_numpy() < 0)
         if neg.size:
             problems.append(
-                f"{where}.{key}: {col} must be >= 0 (row {neg[0] + 2}), got {values.iloc[neg[0]]!r}"
+                f"{where}.{key}: {col} must be >= 0 (row {neg[0] + 2}), got {float(values.iloc[neg[0]])!r}"
             )
         frame[col] = values
     unknown = sorted(set(frame["asset"].astype(str)) - set(reserves))

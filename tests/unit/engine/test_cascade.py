@@ -12,7 +12,7 @@ import pytest
 import firesale
 from firesale.scenario import parse_scenario
 
-D = 1e6  # off-chain depth: $1M moves the price 1 % (linear impact)
+D = 1e5  # off-chain depth: $100k moves the price 1 % (linear impact)
 
 
 def world(
