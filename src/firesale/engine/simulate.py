@@ -219,7 +219,7 @@ def _median_spacing(ref: str, bp: Blueprint) -> float:
     from firesale.data import load_prices
 
     idx = load_prices(ref, base_dir=bp.scenario.base_dir).index
-    return float(np.median(np.diff(idx.asi8)) / 1e9) if len(idx) > 1 else bp.dt
+    return float(idx.to_series().diff().dt.total_seconds().median()) if len(idx) > 1 else bp.dt
 
 
 class _Recorder:
