@@ -110,11 +110,11 @@ class Blueprint:
             rs = [p.reserves[n] for n in names]
             lt = np.tile([r.liquidation_threshold for r in rs], (pos.n_accounts, 1))
             bonus = np.tile([r.liquidation_bonus for r in rs], (pos.n_accounts, 1))
-            for j, r in enumerate(rs):  # e-mode accounts get the category's threshold and bonus
-                if r.emode_liquidation_threshold is not None:
-                    lt[pos.emode, j] = r.emode_liquidation_threshold
-                if r.emode_liquidation_bonus is not None:
-                    bonus[pos.emode, j] = r.emode_liquidation_bonus
+            for cid, cat in p.emode.items():  # accounts in a category use its threshold and bonus on its collateral
+                rows = pos.emode == cid
+                for a in cat.collateral:
+                    lt[rows, names.index(a)] = cat.liquidation_threshold
+                    bonus[rows, names.index(a)] = cat.liquidation_bonus
             weight = None
             if spec.simulation.cohorts:
                 reserve_prices = np.array([price0[aidx[n]] for n in names])

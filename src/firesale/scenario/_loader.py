@@ -27,7 +27,8 @@ _POSITION_COLUMNS = ("account", "asset", "collateral_amount", "debt_amount")
 
 @dataclass(frozen=True)
 class Positions:
-    """One lending market's accounts as arrays: ``collateral`` and ``debt`` of shape (n_accounts, n_reserves)."""
+    """One lending market's accounts as arrays: ``collateral`` and ``debt`` of shape (n_accounts, n_reserves),
+    and ``emode``, each account's e-mode category id (0: none)."""
 
     accounts: np.ndarray
     collateral: np.ndarray
@@ -256,6 +257,10 @@ def _check_references(spec: ScenarioSpec, source: str) -> list[str]:
                     held = [vs.asset] if isinstance(vs, OrderBookSpec) else list(vs.coins)
                     if asset not in held:
                         bad(f"{where}.venues", f"venue does not trade {asset}", v)
+        for cid, cat in p.emode.items():
+            for a in cat.collateral:
+                if a not in p.reserves:
+                    bad(f"protocols.{p.name}.emode.{cid}.collateral", "must name one of the protocol's reserves", a)
         if p.generate is not None:
             for key in ("collateral", "debt"):
                 a = getattr(p.generate, key)
@@ -351,9 +356,16 @@ def _positions(proto: LendingSpec, spec: ScenarioSpec, base_dir: Path, source: s
     debt = np.zeros_like(coll)
     np.add.at(coll, (acc_idx, res_idx), frame["collateral_amount"].to_numpy(dtype=float))
     np.add.at(debt, (acc_idx, res_idx), frame["debt_amount"].to_numpy(dtype=float))
-    emode = np.zeros(len(accounts), dtype=bool)
+    emode = np.zeros(len(accounts), dtype=np.int64)
     if "emode" in frame.columns:
-        np.logical_or.at(emode, acc_idx, frame["emode"].fillna(0).astype(bool).to_numpy())
+        cats = pd.to_numeric(frame["emode"], errors="coerce").fillna(0).to_numpy()
+        unknown_cats = sorted({int(c) for c in cats if c != 0 and int(c) not in proto.emode} | {c for c in cats if c != int(c)})
+        if unknown_cats:
+            raise ScenarioError(
+                f"{where}.{key}: emode must be 0 or a category defined in protocols.{proto.name}.emode "
+                f"{sorted(proto.emode)}, got {unknown_cats[0]!r}"
+            )
+        np.maximum.at(emode, acc_idx, cats.astype(np.int64))
     if not (debt.sum() > 0):
         raise ScenarioError(f"{where}.{key}: the position set has no debt, got {ref!r}")
     return Positions(accounts=accounts, collateral=coll, debt=debt, emode=emode)
@@ -374,4 +386,4 @@ def _generate(proto: LendingSpec, spec: ScenarioSpec, reserves: list[str]) -> Po
     coll[:, reserves.index(g.collateral)] += coll_usd / prices[g.collateral]
     debt[:, reserves.index(g.debt)] += debt_usd / prices[g.debt]
     accounts = np.array([f"gen-{i}" for i in range(g.n_accounts)])
-    return Positions(accounts=accounts, collateral=coll, debt=debt, emode=np.zeros(g.n_accounts, dtype=bool))
+    return Positions(accounts=accounts, collateral=coll, debt=debt, emode=np.zeros(g.n_accounts, dtype=np.int64))

@@ -22,6 +22,7 @@ __all__ = [
     "AttackSpec",
     "ConcentratedSpec",
     "ConstantProductSpec",
+    "EModeSpec",
     "EvaporationSpec",
     "FaultSpec",
     "GeneratedPositionsSpec",
@@ -240,9 +241,6 @@ class ReserveSpec(_Spec):
     )
     supply_cap: NonNegative | None = Field(default=None, description="Token units; None is uncapped.")
     borrow_cap: NonNegative | None = None
-    emode_ltv: Fraction | None = None
-    emode_liquidation_threshold: Fraction | None = None
-    emode_liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] | None = None
 
     @model_validator(mode="after")
     def _thresholds(self) -> ReserveSpec:
@@ -257,16 +255,6 @@ class ReserveSpec(_Spec):
                 "liquidation_threshold * (1 + liquidation_bonus) must be <= 1 (Aave's validation), got "
                 f"{self.liquidation_threshold * (1 + self.liquidation_bonus):.6g}"
             )
-        if self.emode_liquidation_threshold is not None:
-            if self.emode_liquidation_threshold >= 1:
-                raise ValueError(
-                    f"emode_liquidation_threshold must be < 1, got {self.emode_liquidation_threshold}"
-                )
-            if self.emode_ltv is not None and self.emode_liquidation_threshold < self.emode_ltv:
-                raise ValueError(
-                    "emode_liquidation_threshold must be >= emode_ltv, got "
-                    f"{self.emode_liquidation_threshold} < {self.emode_ltv}"
-                )
         return self
 
 
@@ -292,6 +280,32 @@ class GeneratedPositionsSpec(_Spec):
         return self
 
 
+class EModeSpec(_Spec):
+    """An Aave v3 efficiency-mode category: accounts in it use its threshold and bonus for its collateral assets.
+
+    (Aave v3.2+ ``DataTypes.EModeCategory``: collateral bitmap, ltv, liquidationThreshold, liquidationBonus.)
+    """
+
+    label: str = ""
+    ltv: Fraction
+    liquidation_threshold: Fraction
+    liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
+    collateral: list[Name] = Field(min_length=1, description="Reserves whose threshold and bonus the category sets.")
+
+    @model_validator(mode="after")
+    def _thresholds(self) -> EModeSpec:
+        if self.liquidation_threshold >= 1:
+            raise ValueError(f"liquidation_threshold must be < 1, got {self.liquidation_threshold}")
+        if self.liquidation_threshold < self.ltv:
+            raise ValueError(f"liquidation_threshold must be >= ltv, got {self.liquidation_threshold} < {self.ltv}")
+        if self.liquidation_threshold * (1 + self.liquidation_bonus) > 1:
+            raise ValueError(
+                "liquidation_threshold * (1 + liquidation_bonus) must be <= 1 (Aave's validation), got "
+                f"{self.liquidation_threshold * (1 + self.liquidation_bonus):.6g}"
+            )
+        return self
+
+
 class AccountSpec(_Spec):
     """One row of an inline position book (same columns as a positions file)."""
 
@@ -299,20 +313,23 @@ class AccountSpec(_Spec):
     asset: Name
     collateral_amount: NonNegative = 0.0
     debt_amount: NonNegative = 0.0
-    emode: bool = False
+    emode: int = Field(default=0, ge=0, le=255, description="E-mode category id (0: none).")
 
 
 class LendingSpec(_Spec):
     """A pooled lending market (Aave v3 or Compound v2 liquidation rules).
 
     Positions come from exactly one of: a CSV/Parquet file (columns account, asset, collateral_amount,
-    debt_amount, and optionally emode) referenced by a path relative to the scenario file or ``firesale-data:NAME``;
+    debt_amount, and optionally emode, the account's e-mode category id) referenced by a path relative to the scenario file or ``firesale-data:NAME``;
     an inline list ``accounts``; or ``generate``.
     """
 
     name: Name
     type: Literal["aave_v3", "compound_v2"]
     reserves: dict[Name, ReserveSpec] = Field(min_length=1)
+    emode: dict[Annotated[int, Field(ge=1, le=255)], EModeSpec] = Field(
+        default_factory=dict, description="E-mode categories by id."
+    )
     positions: str | None = None
     accounts: list[AccountSpec] | None = None
     generate: GeneratedPositionsSpec | None = None

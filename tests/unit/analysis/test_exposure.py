@@ -45,3 +45,40 @@ def test_bad_arguments(two_accounts):
         health_factors(two_accounts, {"DOGE": 0.5})
     with pytest.raises(ParameterError, match=r"must be fractions in \[0, 1\)"):
         liquidation_curve(two_accounts, [1.5])
+
+
+def test_emode_category_sets_threshold_for_its_collateral(tmp_path):
+    # Account a is in category 1 (WETH collateral at LT 0.95): HF = 10*2000*0.95/12000 = 1.5833; b stays at 0.83.
+    (tmp_path / "pos.csv").write_text(
+        "account,asset,collateral_amount,debt_amount,emode\na,WETH,10,0,1\na,USDC,0,12000,1\nb,WETH,5,0,0\nb,USDC,0,4000,0\n"
+    )
+    text = builtin_text("toy-spiral")
+    start, end = text.index("[protocols.generate]"), text.index("[protocols.reserves.WETH]")
+    text = (
+        text[:start].replace("reserve_usd = 100000", 'reserve_usd = 100000\npositions = "pos.csv"')
+        + text[end:]
+    )
+    text += '\n[protocols.emode.1]\nlabel = "ETH correlated"\nltv = 0.93\nliquidation_threshold = 0.95\nliquidation_bonus = 0.01\ncollateral = ["WETH"]\n'
+    hf = health_factors(parse_scenario(text, source="t.toml", base_dir=tmp_path)).set_index("account")[
+        "health_factor"
+    ]
+    assert hf["a"] == pytest.approx(10 * 2000 * 0.95 / 12_000)
+    assert hf["b"] == pytest.approx(5 * 2000 * 0.83 / 4_000)
+
+
+def test_unknown_emode_category_is_rejected(tmp_path):
+    from firesale.exceptions import ScenarioError
+
+    (tmp_path / "pos.csv").write_text(
+        "account,asset,collateral_amount,debt_amount,emode\na,WETH,10,0,7\na,USDC,0,12000,7\n"
+    )
+    text = builtin_text("toy-spiral")
+    start, end = text.index("[protocols.generate]"), text.index("[protocols.reserves.WETH]")
+    text = (
+        text[:start].replace("reserve_usd = 100000", 'reserve_usd = 100000\npositions = "pos.csv"')
+        + text[end:]
+    )
+    with pytest.raises(
+        ScenarioError, match=r"emode must be 0 or a category defined in protocols.lender.emode \[\], got 7"
+    ):
+        parse_scenario(text, source="t.toml", base_dir=tmp_path)

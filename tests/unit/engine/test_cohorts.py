@@ -17,7 +17,7 @@ def test_only_alike_single_pair_accounts_merge():
     coll = np.array([[10.0, 0], [20.0, 0], [10.0, 0], [10.0, 5.0], [10.0, 0]])
     debt = np.array([[0, 10_000.0], [0, 20_010.0], [0, 14_000.0], [0, 10_000.0], [0, 10_000.0]])
     # HF: 1.6, 1.5992 (same 0.25 % bin as 1.6), 1.143, multi-collateral, 1.6 but in e-mode (kept apart).
-    emode = np.array([False, False, False, False, True])
+    emode = np.array([0, 0, 0, 0, 1])
     pos = Positions(np.array(list("abcde")), coll, debt, emode)
     merged, weight, rows = merge_cohorts(pos, np.full((5, 2), 0.8), np.array([2000.0, 1.0]), 0.0025)
     assert merged.collateral.shape[0] == 4
