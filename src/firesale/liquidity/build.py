@@ -27,7 +27,7 @@ def build_pool(spec: ConstantProductSpec | ConcentratedSpec | StableSwapSpec, ba
     if spec.snapshot is not None:
         from firesale.data import load_uniswap_v3_ticks
 
-        ticks, meta = load_uniswap_v3_ticks(spec.snapshot, base_dir=base_dir)
+        ticks, meta = load_uniswap_v3_ticks(spec.snapshot, spec.snapshot_meta, base_dir=base_dir)
         return ConcentratedLiquidityPool.from_snapshot(
             ticks,
             sqrt_price_x96=int(meta["sqrtPriceX96"]),
@@ -40,6 +40,6 @@ def build_pool(spec: ConstantProductSpec | ConcentratedSpec | StableSwapSpec, ba
             name=spec.name,
         )
     return ConcentratedLiquidityPool(
-        spec.name, coins=spec.coins, ranges=spec.ranges, price=spec.price, fee_bps=spec.fee_bps,
-        tick_spacing=spec.tick_spacing, decimals=spec.decimals,
+        spec.name, coins=spec.coins, ranges=spec.ranges or [], tick_spacing=spec.tick_spacing,
+        decimals=spec.decimals, price=spec.price, fee_bps=spec.fee_bps,
     )  # fmt: skip

@@ -185,7 +185,8 @@ def liquidation_round_numpy(
     np.add.at(out.repaid, (idx[pp], dd), debt_cover[pp, aa])
     n_taken = (take * w[None, :]).sum(axis=1)
     out.n_liquidations[idx] = n_taken
-    out.repaid_usd[idx] = np.where(take, cost, 0.0).sum(axis=1)
+    # Capital spent is the running sum in order of profit, as the kernel keeps it.
+    out.repaid_usd[idx] = np.where(take_sorted, spent, 0.0).max(axis=1, initial=0.0)
     out.n_unserved[idx] = (cand * w[None, :]).sum(axis=1) - n_taken
     slots[idx] -= n_taken
     capital[idx] -= out.repaid_usd[idx]
@@ -292,7 +293,9 @@ def _round_kernel(
         for a in range(n_acc):
             if not ok[a]:
                 profit[a] = np.inf
+        # Decide in order of profit; apply in account order (the order the NumPy reference sums in).
         order = np.argsort(profit, kind="mergesort")
+        take = np.zeros(n_acc, dtype=np.bool_)
         taken = 0
         spent = 0.0
         for k in range(n_acc):
@@ -303,13 +306,16 @@ def _round_kernel(
                 break
             taken += weight[a]
             spent += cost[a]
-            c = c_a[a]
-            d = d_a[a]
-            collateral[p, a, c] -= seize_a[a]
-            debt[p, a, d] -= cover_a[a]
-            seized[p, c] += seize_a[a] - fee_a[a]
-            fee_out[p, c] += fee_a[a]
-            repaid[p, d] += cover_a[a]
+            take[a] = True
+        for a in range(n_acc):
+            if take[a]:
+                c = c_a[a]
+                d = d_a[a]
+                collateral[p, a, c] -= seize_a[a]
+                debt[p, a, d] -= cover_a[a]
+                seized[p, c] += seize_a[a] - fee_a[a]
+                fee_out[p, c] += fee_a[a]
+                repaid[p, d] += cover_a[a]
         n_liq[p] = taken
         repaid_usd[p] = spent
         n_unserved[p] = n_cand - taken

@@ -187,7 +187,7 @@ def test_numpy_and_numba_rounds_are_identical(world):
     np.testing.assert_array_equal(d0, d1)
     for name in ("seized", "fee", "repaid", "n_liquidations", "n_unserved"):
         np.testing.assert_array_equal(getattr(o0, name), getattr(o1, name), err_msg=name)
-    np.testing.assert_allclose(o0.repaid_usd, o1.repaid_usd, rtol=1e-12)
+    np.testing.assert_array_equal(o0.repaid_usd, o1.repaid_usd)
     np.testing.assert_array_equal(a0["slots"], a1["slots"])
 
 
