@@ -518,8 +518,18 @@ class ConcentratedLiquidityPool(Venue):
         return delta[i], delta[j]
 
     def depth(self, state: VenueState) -> np.ndarray:
-        """Active liquidity (raw units), shape ``(n_paths,)``."""
-        return state["liquidity"]
+        """Mean liquidity (raw units) over a +/-2 % price band around the current price, shape ``(n_paths,)``.
+
+        The band, rather than the active tick alone, because a snapshot whose liquidity sits in one narrow
+        position would otherwise read as empty after any move of a few ticks.
+        """
+        sp = state["sqrt_price"]
+        lo, hi = sp / np.sqrt(1.02), sp * np.sqrt(1.02)
+        edges = np.concatenate([self._seg_lo, self._seg_hi[-1:]])
+        # Integral of liquidity over sqrt price, piecewise linear between segment edges.
+        cum = np.concatenate([[0.0], np.cumsum(self.segment_liquidity * (self._seg_hi - self._seg_lo))])
+        band = np.interp(hi, edges, cum) - np.interp(lo, edges, cum)
+        return band / (hi - lo) * state["liquidity_scale"]
 
     def scale_liquidity(self, state: VenueState, factor: np.ndarray) -> None:
         """Scale every range's liquidity by ``factor > 0`` per path, at unchanged price."""

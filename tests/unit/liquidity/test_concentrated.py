@@ -290,9 +290,14 @@ def test_depth_and_scale_liquidity() -> None:
     ranges = [(-1200, 1200, 10**21), (-120, 120, 5 * 10**21)]
     pool = float_pool(3000, Q96, ranges)
     state = pool.init_state(2)
-    np.testing.assert_allclose(pool.depth(state), [6e21, 6e21])
+    # depth: mean liquidity over sqrt prices within +/-2 % of price 1 (ticks -198..198): 6e21 inside +/-120 ticks,
+    # 1e21 in the rest of the band.
+    band = 1.02**0.5 - 1.02**-0.5
+    inner = 1.0001**60 - 1.0001**-60
+    expected = (6e21 * inner + 1e21 * (band - inner)) / band
+    np.testing.assert_allclose(pool.depth(state), [expected, expected], rtol=1e-9)
     pool.scale_liquidity(state, np.array([0.5, 1.0]))
-    np.testing.assert_allclose(pool.depth(state), [3e21, 6e21])
+    np.testing.assert_allclose(pool.depth(state), [expected / 2, expected], rtol=1e-9)
     np.testing.assert_allclose(pool.price(state, 0, 1), [1.0, 1.0])
     # A half-liquidity path trades like a pool built with half of every range.
     halved = float_pool(3000, Q96, [(lo, hi, liq // 2) for lo, hi, liq in ranges])
@@ -370,7 +375,16 @@ def test_snapshot_price_is_about_2950_usdc_per_eth(eth_usdc: ConcentratedLiquidi
     state = eth_usdc.init_state(1)
     assert eth_usdc.coins == ("USDC", "WETH")
     assert eth_usdc.price(state, 1, 0)[0] == pytest.approx(2950, rel=0.005)
-    assert eth_usdc.depth(state)[0] == pytest.approx(11263751935226816506, rel=1e-15)
+    # depth = mean active liquidity over +/-2 % in price, integrated over sqrt price: here by brute force on a
+    # fine grid, reading the active liquidity from the cumulated liquidityNet of the raw tick table.
+    ticks = eth_usdc.ticks
+    cum = np.cumsum(eth_usdc.liquidity_net)
+    sp0 = eth_usdc.sqrt_price_x96 / 2**96
+    grid = np.linspace(sp0 / 1.02**0.5, sp0 * 1.02**0.5, 200_001)
+    tick_at = np.floor(np.log(grid**2) / np.log(1.0001))
+    active = cum[np.searchsorted(ticks, tick_at, side="right") - 1]
+    assert eth_usdc.depth(state)[0] == pytest.approx(active.mean(), rel=1e-3)
+    assert eth_usdc.depth(state)[0] < 11263751935226816506  # thinner than the narrow active range
 
 
 def test_snapshot_sale_matches_exact_pool(eth_usdc: ConcentratedLiquidityPool) -> None:
