@@ -308,3 +308,80 @@ def show(run_id: str, store_dir: str | None, as_json: bool) -> None:
     )
     if stored.summary:
         _out.print(_summary_table(str(meta["scenario_name"]), stored.summary))
+
+
+_FITS = {
+    "gbm": "fit_gbm",
+    "student-t": "fit_student_t",
+    "merton": "fit_merton",
+    "garch": "fit_garch",
+    "regime": "fit_regime",
+    "bootstrap": "fit_bootstrap",
+}
+
+
+@main.command()
+@click.argument("series", nargs=-1, required=True)
+@click.option(
+    "--model", type=click.Choice(sorted(_FITS)), default="garch", show_default=True, help="Model to fit."
+)
+@click.option(
+    "--columns", help="Columns to fit, renamed for the scenario: e.g. 'ETH=WETH,BTC=WBTC' (default: all)."
+)
+@click.option("--start", help="First timestamp used (ISO 8601, UTC).")
+@click.option("--end", help="Last timestamp used (ISO 8601, UTC).")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="Write the [market] fragment to this file."
+)
+@_guard
+def calibrate(
+    series: tuple[str, ...],
+    model: str,
+    columns: str | None,
+    start: str | None,
+    end: str | None,
+    output: str | None,
+) -> None:
+    """Fit a price model to SERIES (price files or firesale-data:NAME) and print a [market] fragment."""
+    import warnings
+
+    import pandas as pd
+
+    from firesale.data import load_prices
+    from firesale.market import calibration
+
+    frames = [load_prices(ref) for ref in series]
+    prices = pd.concat(frames, axis=1, join="inner") if len(frames) > 1 else frames[0]
+    if columns:
+        mapping = dict(part.split("=", 1) if "=" in part else (part, part) for part in columns.split(","))
+        missing = [c for c in mapping if c not in prices.columns]
+        if missing:
+            raise ParameterError(
+                f"--columns: every column must exist in the series {list(prices.columns)}; missing {missing}"
+            )
+        prices = prices[list(mapping)].rename(columns=mapping)
+    if start or end:
+        prices = prices.loc[start:end]
+    prices = prices.dropna()
+    if len(prices) < 30:
+        raise ParameterError(f"SERIES: need at least 30 prices to fit after filtering, got {len(prices)}")
+    fit = getattr(calibration, _FITS[model])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        kwargs = {"source": {"source": series[0]}} if model == "bootstrap" and len(series) == 1 else {}
+        result = fit(prices, **kwargs)
+    for w in caught:
+        click.echo(f"note: {w.message}", err=True)
+    table = Table(title=f"{model} fit: {len(prices):,} prices, {prices.index[0]} to {prices.index[-1]}")
+    table.add_column("diagnostic")
+    table.add_column("value")
+    for key, value in result.diagnostics.items():
+        table.add_row(str(key), str(value) if len(str(value)) < 160 else str(value)[:157] + "...")
+    _err.print(table)
+    comment = f"fitted by `firesale calibrate --model {model}` on {', '.join(series)}"
+    text = result.to_toml(comment)
+    if output:
+        Path(output).write_text(text)
+        _err.print(f"wrote {output}")
+    else:
+        click.echo(text, nl=False)

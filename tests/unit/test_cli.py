@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from click.testing import CliRunner
 
 from firesale.cli import main
@@ -124,3 +125,42 @@ def test_ctrl_c_stops_cleanly_and_marks_the_run_interrupted(tmp_path):
     assert "interrupted" in err
     listing = _run("runs", "--store", str(store)).output
     assert "interrupted" in listing
+
+
+def test_calibrate_prints_a_fragment_that_validates(tmp_path):
+    import tomllib
+
+    import numpy as np
+
+    from firesale.data import load_prices
+    from firesale.market.spec import validate_market
+
+    out = tmp_path / "market.toml"
+    result = CliRunner().invoke(
+        main,
+        [
+            "calibrate",
+            "firesale-data:eth_btc_1h_2019-2024",
+            "--columns",
+            "ETH=WETH",
+            "--model",
+            "gbm",
+            "-o",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    market = tomllib.loads(out.read_text())["market"]
+    spec = validate_market(market)
+    # Independent: annualised std of hourly log returns (365-day year).
+    prices = load_prices("firesale-data:eth_btc_1h_2019-2024")["ETH"].dropna()
+    expected = np.log(prices).diff().dropna().std() * np.sqrt(365 * 24)
+    assert spec.vol["WETH"] == pytest.approx(expected, rel=0.02)
+
+
+def test_calibrate_rejects_unknown_columns():
+    result = CliRunner().invoke(
+        main, ["calibrate", "firesale-data:eth_btc_1h_2019-2024", "--columns", "DOGE"]
+    )
+    assert result.exit_code == 2
+    assert "missing ['DOGE']" in result.output

@@ -373,7 +373,40 @@ COPIES: dict[str, tuple[str, bool]] = {
     ),
 }
 
-BUILDERS = {**dict.fromkeys(CSV_BUILDERS, "csv"), **dict.fromkeys(COPIES, "copy")}
+
+
+def build_aave_v3_core_positions(src: Path) -> pd.DataFrame:
+    """The flagship's position book: ``aave_v3_positions()`` with each account's e-mode category.
+
+    Accounts already underwater at snapshot prices (priced collateral below debt) are left out.
+
+    Derived from the shipped snapshot files only (not from the pack): the positions inferred by
+    :func:`firesale.data.aave_v3_positions` and the category :func:`firesale.data.recompute_health_factors`
+    assigns (the eligible one giving the highest health factor). Amounts are rounded to 12 significant digits.
+    """
+    from firesale.data._aave_v3 import aave_v3_positions, recompute_health_factors
+
+    positions = aave_v3_positions()
+    health = recompute_health_factors(positions)
+    # Accounts whose priced collateral is worth less than their debt at snapshot prices hold mostly unpriced
+    # collateral (PT tokens; docs/aave-v3-today-inputs.md section 5): they would count as bad debt before any
+    # price moved, so the stress book leaves them out.
+    underwater = health.index[health["collateral_usd"] < health["debt_usd"]]
+    positions = positions[~positions["account"].isin(underwater)]
+    categories = health["emode"]
+    out = positions.copy()
+    out["emode"] = out["account"].map(categories).fillna(0).astype(int)
+    for col in ("collateral_amount", "debt_amount"):
+        out[col] = out[col].map(lambda x: float(f"{x:.12g}"))
+    return out.sort_values(["account", "asset"], kind="stable").reset_index(drop=True)
+
+
+# Tables derived from other shipped files: shipped name -> builder (written as gzip CSV without an index).
+DERIVED: dict[str, Callable[[Path], pd.DataFrame]] = {
+    "aave_v3_core_positions_2025-12.csv.gz": build_aave_v3_core_positions,
+}
+
+BUILDERS = {**dict.fromkeys(CSV_BUILDERS, "csv"), **dict.fromkeys(COPIES, "copy"), **dict.fromkeys(DERIVED, "derived")}
 
 
 def build_all(
@@ -388,6 +421,9 @@ def build_all(
         target = out / name
         if name in CSV_BUILDERS:
             write_canonical_csv(CSV_BUILDERS[name](source), target)
+        elif name in DERIVED:
+            text = DERIVED[name](source).to_csv(index=False, lineterminator="\n")
+            target.write_bytes(_gzip_bytes(text.encode("utf-8")))
         elif name in COPIES:
             rel, compress = COPIES[name]
             if compress:

@@ -272,6 +272,20 @@ CATALOG: tuple[Dataset, ...] = (
         "herculesArmy/aave_v3_risk@e273108:data/top_1000_borrowed_positions.csv",
         _NO_LICENCE,
     ),
+    Dataset(
+        "aave_v3_core_positions_2025-12",
+        "aave_v3_core_positions_2025-12.csv.gz",
+        "The flagship's position book in the engine's format: 988 Aave v3 Core borrowers, token amounts per "
+        "(account, asset) over WETH, wstETH, weETH, WBTC, USDC, USDT, USDe, with each account's e-mode category "
+        "(derived from the two snapshot files by aave_v3_positions and recompute_health_factors; see "
+        "docs/aave-v3-today-inputs.md)",
+        ("account", "asset", "collateral_amount", "debt_amount", "emode"),
+        "2025-12-02",
+        "2025-12-02",
+        "snapshot",
+        "derived from herculesArmy/aave_v3_risk@e273108 (the two files above)",
+        _NO_LICENCE,
+    ),
 )
 
 _BY_NAME = {entry.name: entry for entry in CATALOG}

@@ -343,6 +343,10 @@ class World:
     def _oracle_source(self, k: int, market: np.ndarray) -> np.ndarray:
         feed = self.feeds[k]
         a = self.asset_idx[feed.asset]
+        ref = self.bp.oracle_specs[k].reference_asset
+        if ref is not None:  # exchange-rate oracle: the reference's price times the starting ratio
+            r = self.asset_idx[ref]
+            return market[:, r] * (self.bp.price0[a] / self.bp.price0[r])
         v = self.bp.oracle_venue[k]
         if feed.kind == "twap" and v >= 0:
             coins = self.bp.venue_coins[v]

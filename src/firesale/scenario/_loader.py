@@ -228,6 +228,8 @@ def _check_references(spec: ScenarioSpec, source: str) -> list[str]:
                 bad(f"oracles.{o.name}.venue", "must name a defined venue", o.venue)
             elif isinstance(venues[o.venue], OrderBookSpec) or o.asset not in venues[o.venue].coins:  # type: ignore[union-attr]
                 bad(f"oracles.{o.name}.venue", f"must be a pool holding {o.asset}", o.venue)
+        if o.reference_asset is not None and o.reference_asset not in assets:
+            bad(f"oracles.{o.name}.reference_asset", "must name a defined asset", o.reference_asset)
         for s in o.sources:
             if s not in oracles:
                 bad(f"oracles.{o.name}.sources", "must name a defined oracle", s)

@@ -107,7 +107,12 @@ class ConcentratedSpec(_Spec):
     type: Literal["concentrated"]
     name: Name
     coins: tuple[Name, Name]
-    snapshot: str | None = Field(default=None, description="Tick snapshot: path or firesale-data:NAME.")
+    snapshot: str | None = Field(
+        default=None, description="Tick table (tickIdx, liquidityNet): a path or firesale-data:NAME."
+    )
+    snapshot_meta: str | None = Field(
+        default=None, description="Pool state JSON (sqrtPriceX96, liquidity) that goes with `snapshot`."
+    )
     ranges: list[tuple[int, int, Positive]] | None = Field(
         default=None, description="(tick_lower, tick_upper, liquidity) ranges when no snapshot is given."
     )
@@ -122,6 +127,8 @@ class ConcentratedSpec(_Spec):
     def _one_source(self) -> ConcentratedSpec:
         if (self.snapshot is None) == (self.ranges is None):
             raise ValueError("exactly one of 'snapshot' and 'ranges' must be given")
+        if (self.snapshot is None) != (self.snapshot_meta is None):
+            raise ValueError("'snapshot' and 'snapshot_meta' go together")
         if self.ranges is not None and self.price is None:
             raise ValueError("'price' is required with 'ranges'")
         return self
@@ -205,6 +212,11 @@ class OracleSpec(_Spec):
     window: Positive = 1800.0
     venue: Name | None = Field(
         default=None, description="Pool read by a twap oracle (priced against its other coin)."
+    )
+    reference_asset: Name | None = Field(
+        default=None,
+        description="Read this asset's market price times the starting price ratio instead of the asset's own: an "
+        "exchange-rate oracle, as Aave prices wstETH and weETH (ETH/USD times the token's rate, CAPO adapters).",
     )
     sources: list[Name] = Field(default_factory=list, description="Oracles combined by a median oracle.")
     min_answer: NonNegative | None = Field(
