@@ -47,7 +47,7 @@ def test_unknown_name_lists_available_names() -> None:
         resolve("firesale-data:eth_1min")
     message = str(info.value)
     assert "looked in the package folder firesale/data/files" in message
-    assert "Available names: aave_v3_top1000_positions_2025-12," in message
+    assert "Available names: aave_v3_core_positions_2025-12, aave_v3_top1000_positions_2025-12," in message
     assert "eth_10min_2020-03-12" in message
 
 
