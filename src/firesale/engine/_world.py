@@ -26,7 +26,7 @@ from firesale.exceptions import SimulationError
 from firesale.liquidity import VenueState
 from firesale.liquidity.orderbook import OrderBook
 from firesale.oracle.feeds import OracleFeed
-from firesale.protocols.lending import LendingParams, RoundOutput
+from firesale.protocols.lending import LendingParams, RoundOutput, Screen
 from firesale.scenario._loader import Scenario
 from firesale.scenario.schema import OrderBookSpec
 
@@ -110,7 +110,10 @@ class Blueprint:
             rs = [p.reserves[n] for n in names]
             lt = np.tile([r.liquidation_threshold for r in rs], (pos.n_accounts, 1))
             bonus = np.tile([r.liquidation_bonus for r in rs], (pos.n_accounts, 1))
-            for cid, cat in p.emode.items():  # accounts in a category use its threshold and bonus on its collateral
+            for (
+                cid,
+                cat,
+            ) in p.emode.items():  # accounts in a category use its threshold and bonus on its collateral
                 rows = pos.emode == cid
                 for a in cat.collateral:
                     lt[rows, names.index(a)] = cat.liquidation_threshold
@@ -207,6 +210,10 @@ class World:
         self.coll = [np.broadcast_to(p.collateral0, (n, *p.collateral0.shape)).copy() for p in bp.protocols]
         self.debt = [np.broadcast_to(p.debt0, (n, *p.debt0.shape)).copy() for p in bp.protocols]
         self.fees_usd = np.zeros((n, len(bp.protocols)))
+        # Screens let the fused kernels skip accounts that provably need no look (see protocols.lending.Screen).
+        shapes = [(n, *p.collateral0.shape) for p in bp.protocols]
+        self.hf_screen = [Screen.empty(*shape) for shape in shapes]
+        self.solvency_screen = [Screen.empty(*shape) for shape in shapes]
         self.debug = debug
         # Cumulative flows out of each market, per path and reserve: what conservation is checked against.
         self.out_coll = [np.zeros((n, len(p.reserve_assets))) for p in bp.protocols]
@@ -404,8 +411,9 @@ class World:
                 coef, expo = self._slippage_estimate(proto)
                 out = self.round_fn(
                     self.coll[pi], self.debt[pi], oracle, mkt, proto.params, active, slots, capital,
-                    gas_usd, coef, expo, ag.min_profit_usd,
+                    gas_usd, coef, expo, ag.min_profit_usd, screen=self.hf_screen[pi],
                 )  # fmt: skip
+                self.solvency_screen[pi].dirty |= out.n_liquidations > 0
                 round_unserved += out.n_unserved
                 self.out_coll[pi] += out.seized + out.fee
                 self.out_debt[pi] += out.repaid
@@ -523,8 +531,9 @@ class World:
         total = np.zeros(self.n_paths)
         for pi, proto in enumerate(bp.protocols):
             uw = underwater_usd(
-                self.coll[pi], self.debt[pi], np.ascontiguousarray(market[:, proto.reserve_assets])
-            )
+                self.coll[pi], self.debt[pi], np.ascontiguousarray(market[:, proto.reserve_assets]),
+                self.solvency_screen[pi],
+            )  # fmt: skip
             self.bad_debt_by_protocol[:, pi] = uw
             total += uw
         m["bad_debt_peak_usd"] = np.maximum(m["bad_debt_peak_usd"], total)

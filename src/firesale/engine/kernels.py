@@ -5,7 +5,13 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from firesale.protocols.lending import liquidation_round_numba, liquidation_round_numpy
+from firesale.protocols.lending import (
+    _SCREEN_MARGIN,
+    Screen,
+    _screen_factor,
+    liquidation_round_numba,
+    liquidation_round_numpy,
+)
 
 __all__ = ["ROUND_KERNELS", "underwater_usd", "underwater_usd_numpy"]
 
@@ -24,23 +30,39 @@ def underwater_usd_numpy(collateral: np.ndarray, debt: np.ndarray, prices: np.nd
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _underwater_kernel(collateral, debt, prices, out):  # fmt: skip
+def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dirty):  # fmt: skip
     n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
+        factor = _screen_factor(prices, ref_prices, p, dirty)
+        renew = factor < 0.0
         total = 0.0
         for a in range(n_acc):
+            # Collateral value over debt value moves by at most the screen's factor: skip accounts it proves solvent.
+            if not renew and ref_ratio[p, a] * factor >= 1.0 + _SCREEN_MARGIN:
+                continue
             c = 0.0
             d = 0.0
             for r in range(n_res):
                 c += collateral[p, a, r] * prices[p, r]
                 d += debt[p, a, r] * prices[p, r]
+            if renew:
+                ref_ratio[p, a] = c / d if d > 0.0 else np.inf
             if d > c:
                 total += d - c
+        if renew:
+            for r in range(n_res):
+                ref_prices[p, r] = prices[p, r]
+            dirty[p] = False
         out[p] = total
 
 
-def underwater_usd(collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> np.ndarray:
-    """Fused equivalent of :func:`underwater_usd_numpy`."""
+def underwater_usd(
+    collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray, screen: Screen | None = None
+) -> np.ndarray:
+    """Fused equivalent of :func:`underwater_usd_numpy`; ``screen`` (collateral/debt value ratios) skips solvent
+    accounts and must be marked dirty on paths whose positions changed."""
     out = np.empty(collateral.shape[0])
-    _underwater_kernel(collateral, debt, prices, out)
+    if screen is None:
+        screen = Screen.empty(*collateral.shape)
+    _underwater_kernel(collateral, debt, prices, out, screen.ref_ratio, screen.ref_prices, screen.dirty)
     return out

@@ -44,6 +44,7 @@ import numpy as np
 __all__ = [
     "LendingParams",
     "RoundOutput",
+    "Screen",
     "health_factor",
     "liquidation_round_numba",
     "liquidation_round_numpy",
@@ -66,6 +67,56 @@ class LendingParams:
         if self.weight is None:
             return np.ones(self.liquidation_threshold.shape[0], dtype=np.int64)
         return np.asarray(self.weight, dtype=np.int64)
+
+
+@dataclass
+class Screen:
+    """Per-path memory that lets the fused kernel skip accounts that provably cannot be liquidatable.
+
+    If every price moved by at most a fraction ``delta`` since ``ref_prices``, then for every account
+    ``HF >= ref_ratio * (1 - delta) / (1 + delta)`` (collateral and debt are non-negative). Accounts whose bound is
+    at least 1 are skipped; the others are checked exactly, so results are identical to a full check. ``dirty``
+    marks paths whose positions changed since the reference was taken (a liquidation): they are fully re-checked.
+    """
+
+    ref_ratio: np.ndarray  # (n_paths, n_accounts)
+    ref_prices: np.ndarray  # (n_paths, n_reserves)
+    dirty: np.ndarray  # (n_paths,) bool
+    scratch: (
+        np.ndarray
+    )  # (n_paths, n_accounts) int64: candidate indices, reused so the hot loop never allocates
+
+    @classmethod
+    def empty(cls, n_paths: int, n_accounts: int, n_reserves: int) -> Screen:
+        return cls(
+            np.zeros((n_paths, n_accounts)),
+            np.zeros((n_paths, n_reserves)),
+            np.ones(n_paths, dtype=bool),
+            np.zeros((n_paths, n_accounts), dtype=np.int64),
+        )
+
+
+#: Prices may move this much from the reference before a path is fully re-checked and the reference renewed.
+SCREEN_REFRESH = 0.05
+_SCREEN_MARGIN = 1e-9  # far above float rounding of the ratio, so skipping never changes a result
+
+
+@numba.njit(inline="always")
+def _screen_factor(prices, ref_prices, p, dirty):  # fmt: skip
+    """(1 - delta) / (1 + delta) for path p, or -1.0 when it must be fully re-checked."""
+    if dirty[p]:
+        return -1.0
+    delta = 0.0
+    for r in range(prices.shape[1]):
+        ref = ref_prices[p, r]
+        if ref <= 0.0:
+            return -1.0
+        m = abs(prices[p, r] / ref - 1.0)
+        if m > delta:
+            delta = m
+    if delta > SCREEN_REFRESH:
+        return -1.0
+    return (1.0 - delta) / (1.0 + delta)
 
 
 @dataclass
@@ -108,6 +159,7 @@ def liquidation_round_numpy(
     impact_coef: np.ndarray,
     impact_exp: np.ndarray,
     min_profit: float,
+    screen: Screen | None = None,
 ) -> RoundOutput:
     """One round of health checks and liquidations; mutates ``collateral``, ``debt``, ``slots`` and ``capital``.
 
@@ -128,6 +180,8 @@ def liquidation_round_numpy(
     impact_coef : ndarray of shape (n_paths, n_reserves); impact_exp : ndarray of shape (n_reserves,)
         The liquidator's slippage estimate, as a fraction of the sale: ``coef * usd ** exp``.
     min_profit : float
+    screen : Screen, optional
+        Ignored: the reference checks every account (the fused kernel uses it to skip safe ones).
     """
     n_paths, n_acc, n_res = collateral.shape
     lt, bonus_all = params.liquidation_threshold, params.liquidation_bonus
@@ -209,47 +263,56 @@ def _empty_output(n_paths: int, n_res: int) -> RoundOutput:
 def _round_kernel(
     collateral, debt, oracle, market, lt, bonus_all, protocol_fee, close_factor, cf_threshold, weight,
     active, slots, capital, gas_usd, impact_coef, impact_exp, min_profit,
-    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved,
+    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved, ref_ratio, ref_prices, dirty, below,
 ):  # fmt: skip
     n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
+        n_liq[p] = 0
+        repaid_usd[p] = 0.0
+        n_unserved[p] = 0
         if not active[p]:
             continue
-        # First pass: health checks only. Most paths have nothing to liquidate, and then nothing is allocated.
+        # Pass 1: health checks, skipping accounts the screen proves safe; remember those below 1.
+        factor = _screen_factor(oracle, ref_prices, p, dirty)
+        renew = factor < 0.0
         n_below = 0
         for a in range(n_acc):
+            if not renew and ref_ratio[p, a] * factor >= 1.0 + _SCREEN_MARGIN:
+                continue
             num = 0.0
             den = 0.0
             for r in range(n_res):
                 num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
                 den += debt[p, a, r] * oracle[p, r]
-            if den > 0.0 and num < den:
+            if renew:
+                ref_ratio[p, a] = num / den if den > 0.0 else np.inf
+            if den > 0.0 and num / den < 1.0:
+                below[p, n_below] = a
                 n_below += 1
+        if renew:
+            for r in range(n_res):
+                ref_prices[p, r] = oracle[p, r]
+            dirty[p] = False
         if n_below == 0:
-            n_liq[p] = 0
-            repaid_usd[p] = 0.0
-            n_unserved[p] = 0
             continue
-        profit = np.empty(n_acc)
-        cost = np.empty(n_acc)
-        seize_a = np.empty(n_acc)
-        cover_a = np.empty(n_acc)
-        fee_a = np.empty(n_acc)
-        c_a = np.empty(n_acc, dtype=np.int64)
-        d_a = np.empty(n_acc, dtype=np.int64)
-        ok = np.zeros(n_acc, dtype=np.bool_)
+        # Pass 2: plan each candidate's liquidation (in account order) and price it for the liquidator.
+        profit = np.full(n_below, np.inf)
+        cost = np.empty(n_below)
+        seize_k = np.empty(n_below)
+        cover_k = np.empty(n_below)
+        fee_k = np.empty(n_below)
+        c_k = np.empty(n_below, dtype=np.int64)
+        d_k = np.empty(n_below, dtype=np.int64)
+        ok = np.zeros(n_below, dtype=np.bool_)
         n_cand = 0
-        for a in range(n_acc):
+        for k in range(n_below):
+            a = below[p, k]
             num = 0.0
             den = 0.0
             for r in range(n_res):
                 num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
                 den += debt[p, a, r] * oracle[p, r]
-            if den <= 0.0:
-                continue
             hf = num / den
-            if not hf < 1.0:
-                continue
             c = 0
             d = 0
             best_c = collateral[p, a, 0] * oracle[p, 0]
@@ -275,52 +338,50 @@ def _round_kernel(
                 seize = bal
                 cover = bal * oracle[p, c] / (oracle[p, d] * (1.0 + b))
             f = (seize - seize / (1.0 + b)) * protocol_fee[c]
-            net = seize - f
-            sale = net * market[p, c]
+            sale = (seize - f) * market[p, c]
             slip = impact_coef[p, c] * sale ** impact_exp[c]
             pr = sale * (1.0 - min(slip, 1.0)) - cover * market[p, d] - gas_usd[p] * weight[a]
             if pr >= min_profit:
-                ok[a] = True
-                profit[a] = -pr
-                cost[a] = cover * oracle[p, d]
-                seize_a[a] = seize
-                cover_a[a] = cover
-                fee_a[a] = f
-                c_a[a] = c
-                d_a[a] = d
-            else:
-                profit[a] = np.inf
-        for a in range(n_acc):
-            if not ok[a]:
-                profit[a] = np.inf
-        # Decide in order of profit; apply in account order (the order the NumPy reference sums in).
+                ok[k] = True
+                profit[k] = -pr
+                cost[k] = cover * oracle[p, d]
+                seize_k[k] = seize
+                cover_k[k] = cover
+                fee_k[k] = f
+                c_k[k] = c
+                d_k[k] = d
+        # Pass 3: decide in order of profit while block space and capital last; apply in account order.
         order = np.argsort(profit, kind="mergesort")
-        take = np.zeros(n_acc, dtype=np.bool_)
+        take = np.zeros(n_below, dtype=np.bool_)
         taken = 0
         spent = 0.0
-        for k in range(n_acc):
-            a = order[k]
-            if not ok[a]:
+        for j in range(n_below):
+            k = order[j]
+            if not ok[k]:
                 break
-            if taken + weight[a] > slots[p] or spent + cost[a] > capital[p]:
+            a = below[p, k]
+            if taken + weight[a] > slots[p] or spent + cost[k] > capital[p]:
                 break
             taken += weight[a]
-            spent += cost[a]
-            take[a] = True
-        for a in range(n_acc):
-            if take[a]:
-                c = c_a[a]
-                d = d_a[a]
-                collateral[p, a, c] -= seize_a[a]
-                debt[p, a, d] -= cover_a[a]
-                seized[p, c] += seize_a[a] - fee_a[a]
-                fee_out[p, c] += fee_a[a]
-                repaid[p, d] += cover_a[a]
+            spent += cost[k]
+            take[k] = True
+        for k in range(n_below):
+            if take[k]:
+                a = below[p, k]
+                c = c_k[k]
+                d = d_k[k]
+                collateral[p, a, c] -= seize_k[k]
+                debt[p, a, d] -= cover_k[k]
+                seized[p, c] += seize_k[k] - fee_k[k]
+                fee_out[p, c] += fee_k[k]
+                repaid[p, d] += cover_k[k]
         n_liq[p] = taken
         repaid_usd[p] = spent
         n_unserved[p] = n_cand - taken
         slots[p] -= taken
         capital[p] -= spent
+        if taken > 0:
+            dirty[p] = True
 
 
 def liquidation_round_numba(
@@ -336,14 +397,22 @@ def liquidation_round_numba(
     impact_coef: np.ndarray,
     impact_exp: np.ndarray,
     min_profit: float,
+    screen: Screen | None = None,
 ) -> RoundOutput:
-    """Fused, parallel equivalent of :func:`liquidation_round_numpy` (same arguments, same results)."""
-    n_paths, _, n_res = collateral.shape
+    """Fused, parallel equivalent of :func:`liquidation_round_numpy` (same arguments, same results).
+
+    ``screen`` (kept by the caller across rounds and steps) lets the kernel skip accounts that cannot be below
+    health factor 1; without it every account is checked.
+    """
+    n_paths, n_acc, n_res = collateral.shape
     out = _empty_output(n_paths, n_res)
+    if screen is None:
+        screen = Screen.empty(n_paths, n_acc, n_res)
     _round_kernel(
         collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
         params.protocol_fee, float(params.close_factor), float(params.close_factor_hf_threshold), params.weights(),
         active, slots, capital, gas_usd, impact_coef, impact_exp, float(min_profit),
         out.seized, out.fee, out.repaid, out.n_liquidations, out.repaid_usd, out.n_unserved,
+        screen.ref_ratio, screen.ref_prices, screen.dirty, screen.scratch,
     )  # fmt: skip
     return out
