@@ -150,10 +150,12 @@ class _LazyProgress:
     "--store", "store_dir", type=click.Path(file_okay=False), help="Run store directory [env FIRESALE_STORE]."
 )
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON on stdout.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @_guard
 def run(
     scenario: str, n_paths: int | None, seed: int | None, n_steps: int | None, horizon: float | None,
     batch_size: int | None, store_dir: str | None, as_json: bool,
+    report_path: str | None,
 ) -> None:  # fmt: skip
     """Run SCENARIO (a file or a built-in name), store it, and print its summary."""
     from firesale.engine import estimate_memory, simulate
@@ -200,18 +202,19 @@ def run(
         run_id, metrics=result.metrics, summary=summary, series={"series": result.series},
         wall_seconds=result.wall_seconds,
     )  # fmt: skip
+    if report_path:
+        from firesale.report import write_report
+
+        _err.print(f"report: {write_report(result, report_path)}", highlight=False)
     if as_json:
-        click.echo(
-            json.dumps(
-                {"run_id": run_id, "scenario": sc.name, "seed": run_seed, "summary": summary}, indent=2
-            )
-        )
+        payload = {"run_id": run_id, "scenario": sc.name, "seed": run_seed, "summary": summary}
+        click.echo(json.dumps(payload, indent=2))
         return
-    _out.print(
-        _summary_table(
-            f"{sc.name} · {paths:,} paths · seed {run_seed} · {result.wall_seconds:.1f} s", summary
-        )
-    )
+    from firesale.report import summarize
+
+    title = f"{sc.name} · {paths:,} paths · seed {run_seed} · {result.wall_seconds:.1f} s"
+    _out.print(_summary_table(title, summary))
+    click.echo(summarize(result))
     _out.print(f"run id: {run_id}  (store: {store.root})", highlight=False)
 
 
@@ -308,6 +311,38 @@ def show(run_id: str, store_dir: str | None, as_json: bool) -> None:
     )
     if stored.summary:
         _out.print(_summary_table(str(meta["scenario_name"]), stored.summary))
+
+
+@main.command()
+@click.argument("run_id")
+@click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="HTML file (default: report-RUN_ID.html)."
+)
+@click.option("--compare", "compare_id", help="A second stored run to show side by side.")
+@click.option(
+    "--png-dir", type=click.Path(file_okay=False), help="Also write one PNG per chart here (needs kaleido)."
+)
+@click.option(
+    "--store", "store_dir", type=click.Path(file_okay=False), help="Run store directory [env FIRESALE_STORE]."
+)
+@_guard
+def report(
+    run_id: str, output: str | None, compare_id: str | None, png_dir: str | None, store_dir: str | None
+) -> None:
+    """Write the HTML report of stored run RUN_ID and say what it shows."""
+    from firesale.report import summarize, write_report
+    from firesale.store import RunStore, default_store_root
+
+    store = RunStore(Path(store_dir) if store_dir else default_store_root())
+    stored = store.get(run_id)
+    other = store.get(compare_id) if compare_id else None
+    path = Path(output) if output else Path(f"report-{stored.id}.html")
+    try:
+        written = write_report(stored, path, compare=other, png_dir=png_dir)
+    except (ImportError, RuntimeError) as exc:  # PNG export: kaleido or Chrome missing (the HTML is written)
+        _fail(f"error: PNG export failed: {exc}", 1)
+    click.echo(summarize(stored, compare=other))
+    _err.print(f"report: {written}", highlight=False)
 
 
 _FITS = {

@@ -27,7 +27,8 @@ def expected_shortfall(losses: np.ndarray, level: float) -> float:
     x = np.sort(np.asarray(losses, dtype=float))
     if not len(x):
         return float("nan")
-    k = max(1, int(np.ceil((1.0 - level) * len(x))))
+    # round() first: (1 - 0.99) * 100 is 1.0000000000000009 in floating point, and its ceiling would be 2.
+    k = max(1, int(np.ceil(round((1.0 - level) * len(x), 9))))
     return float(x[-k:].mean())
 
 

@@ -164,3 +164,17 @@ def test_calibrate_rejects_unknown_columns():
     )
     assert result.exit_code == 2
     assert "missing ['DOGE']" in result.output
+
+
+def test_run_with_report_and_report_of_a_stored_run(tmp_path):
+    store = str(tmp_path / "runs")
+    html = tmp_path / "out" / "r.html"
+    result = _run("run", "toy-spiral", "--paths", "8", "--store", store, "--report", str(html), "--json")
+    assert result.exit_code == 0, result.output
+    assert html.read_text().lstrip().lower().startswith("<!doctype html>")
+    run_id = json.loads(result.stdout)["run_id"]
+    again = tmp_path / "again.html"
+    result = _run("report", run_id[:15], "-o", str(again), "--compare", run_id, "--store", store)
+    assert result.exit_code == 0, result.output
+    assert again.exists()
+    assert "paths" in result.output  # the summary in words

@@ -1,0 +1,171 @@
+"""The self-contained HTML report: a Jinja2 template (autoescaped) around plotly figures, plotly.js inlined once."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import jinja2
+import plotly
+import plotly.io as pio
+from markupsafe import Markup
+
+from firesale._version import __version__
+from firesale.exceptions import ParameterError
+from firesale.report import _format as fmt
+from firesale.report._chart import Chart
+from firesale.report._charts import charts_of
+from firesale.report._headline import differences, headlines
+from firesale.report._png import write_pngs
+from firesale.report._summary import summary_text
+from firesale.report._view import RunView, as_view
+
+__all__ = ["render_report", "write_report"]
+
+# typesetMath off: a title such as "$1M to $2M" must never make plotly.js look for MathJax.
+_PLOTLY_CONFIG = {"displaylogo": False, "responsive": True, "typesetMath": False}
+
+_ENV = jinja2.Environment(
+    loader=jinja2.PackageLoader("firesale.report", "templates"),
+    autoescape=True,
+    undefined=jinja2.StrictUndefined,
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _sections(charts: list[Chart]) -> list[tuple[str, list[dict[str, object]]]]:
+    """Charts grouped by section in order, each with its plotly HTML (plotly.js inlined with the first only)."""
+    out: list[tuple[str, list[dict[str, object]]]] = []
+    inlined = False
+    for chart in charts:
+        body = None
+        if chart.figure is not None:
+            # plotly's own output, trusted as markup: it JSON-encodes data with <, > and / escaped.
+            body = Markup(
+                pio.to_html(
+                    chart.figure, full_html=False, include_plotlyjs=not inlined, include_mathjax=False,
+                    div_id=f"chart-{chart.key}", config=_PLOTLY_CONFIG, validate=False,
+                )
+            )  # fmt: skip
+            inlined = True
+        if not out or out[-1][0] != chart.section:
+            out.append((chart.section, []))
+        out[-1][1].append({"key": chart.key, "title": chart.title, "html": body, "note": chart.note})
+    return out
+
+
+def _render(view: RunView, compare: RunView | None, charts: list[Chart]) -> str:
+    template = _ENV.get_template("report.html.j2")
+    step = fmt.duration(view.dt) if view.dt else "unknown"
+    return template.render(
+        view=view,
+        compare=compare,
+        horizon=f"{fmt.duration(view.horizon_s)} ({view.n_steps:,} steps of {step})",
+        wall=fmt.duration(view.wall_seconds),
+        headlines=headlines(view),
+        differences=differences(view, compare) if compare is not None else [],
+        sections=_sections(charts),
+        summary=summary_text(view, compare).splitlines(),
+        n_charts=sum(c.figure is not None for c in charts),
+        generator=__version__,
+        plotly_version=plotly.__version__,
+    )
+
+
+def render_report(source: object, *, compare: object = None) -> str:
+    """Render the HTML report of a run as a string.
+
+    Parameters
+    ----------
+    source : SimulationResult or StoredRun
+        The run (a stored run must be complete).
+    compare : SimulationResult or StoredRun, optional
+        A second run shown side by side, with the differences of the headline numbers.
+
+    Returns
+    -------
+    str
+        One self-contained HTML document: styles and plotly.js inline, no external request.
+
+    Raises
+    ------
+    ParameterError
+        If ``source`` or ``compare`` is not a run, or is a stored run that did not complete.
+    """
+    view = as_view(source, where="render_report")
+    other = None if compare is None else as_view(compare, name="compare", where="render_report")
+    return _render(view, other, charts_of(view, other))
+
+
+def _check_path(value: object, name: str) -> Path:
+    if not isinstance(value, str | os.PathLike):
+        raise ParameterError(
+            f"The '{name}' parameter of write_report must be a path (str or os.PathLike). "
+            f"Got {type(value).__name__} instead."
+        )
+    return Path(value)
+
+
+def write_report(
+    source: object,
+    path: str | os.PathLike[str],
+    *,
+    compare: object = None,
+    png_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """Write the HTML report of a run to ``path`` (and, optionally, one PNG per chart).
+
+    Parameters
+    ----------
+    source : SimulationResult or StoredRun
+        The run (a stored run must be complete).
+    path : str or path
+        The HTML file to write; its folder is created if needed, an existing file is replaced.
+    compare : SimulationResult or StoredRun, optional
+        A second run shown side by side, with the differences of the headline numbers.
+    png_dir : str or path, optional
+        A folder to write a static PNG of each chart into (``NN-<chart key>.png``); needs kaleido and a Chrome.
+
+    Returns
+    -------
+    Path
+        The HTML file written.
+
+    Raises
+    ------
+    ParameterError
+        If an argument is invalid: not a run, an unfinished stored run, or a path that is a folder.
+    ImportError, RuntimeError
+        If ``png_dir`` is given and kaleido or a Chrome is missing (the HTML is written first).
+
+    Examples
+    --------
+    >>> import firesale, tempfile, pathlib
+    >>> from firesale.report import write_report
+    >>> result = firesale.simulate("toy-spiral", n_paths=8, seed=1)
+    >>> out = write_report(result, pathlib.Path(tempfile.mkdtemp()) / "report.html")
+    >>> out.read_text().startswith("<!DOCTYPE html>")
+    True
+    """
+    target = _check_path(path, "path")
+    if target.is_dir():
+        raise ParameterError(
+            f"The 'path' parameter of write_report must be a file, not a folder. Got {str(target)!r} instead."
+        )
+    pngs = None if png_dir is None else _check_path(png_dir, "png_dir")
+    view = as_view(source)
+    other = None if compare is None else as_view(compare, name="compare")
+    charts = charts_of(view, other)
+    text = _render(view, other, charts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target and renamed, so a reader never sees half a report.
+    tmp = target.with_name(f".{target.name}.tmp")
+    try:
+        tmp.write_text(text, encoding="utf-8")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+    if pngs is not None:
+        write_pngs(charts, pngs)
+    return target

@@ -1,0 +1,111 @@
+"""The report in a real browser: headless Chromium (Debian's ``chromium``) driven by Playwright.
+
+Every chart must render (an SVG with drawn traces in each plotly div), the console must stay free of errors, the
+page must request nothing but its own file, and user strings must show as text. A full-page screenshot is saved
+under the test's tmp dir and its path printed (``pytest -s`` shows it).
+
+Playwright drives the system browser through ``executable_path``; it downloads no browser of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from firesale.report import build_charts, write_report
+
+CHROMIUM = Path("/usr/bin/chromium")
+# The user-data dir is Playwright's launch_persistent_context argument (it refuses --user-data-dir in args).
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+EVIL_NAME = "<script>alert(1)</script>"
+EVIL_PROTOCOL = "<b>bold</b>"
+ALL_DRAWN = """() => {
+  const divs = [...document.querySelectorAll('.plotly-graph-div')];
+  return divs.length > 0 && divs.every(d => d.querySelector('svg.main-svg, canvas'));
+}"""
+STATE = """() => [...document.querySelectorAll('.plotly-graph-div')].map(d => ({
+  id: d.id,
+  svg: d.querySelectorAll('svg.main-svg').length,
+  canvas: d.querySelectorAll('canvas').length,
+  traces: d.querySelectorAll('g.trace').length,
+  width: d.getBoundingClientRect().width,
+  height: d.getBoundingClientRect().height,
+}))"""
+
+if not CHROMIUM.exists():
+    pytest.skip(
+        f"headless Chromium not found at {CHROMIUM}: install Debian's browser with `apt-get install chromium` "
+        "(CI's .ci/run does) to run the browser test",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api",
+    reason="Playwright's Python package is missing: `pip install playwright` (no browser download is needed; "
+    "the test drives /usr/bin/chromium)",
+)
+
+
+def test_report_renders_in_chromium(make_run, tmp_path):
+    run = make_run(name=EVIL_NAME, protocol=EVIL_PROTOCOL)
+    report = write_report(run, tmp_path / "report.html", compare=run)
+    expected = [f"chart-{c.key}" for c in build_charts(run, compare=run) if c.figure is not None]
+    url = report.resolve().as_uri()
+    console: list[tuple[str, str]] = []
+    errors: list[str] = []
+    requests: list[str] = []
+    dialogs: list[str] = []
+    shot = tmp_path / "report.png"
+
+    def on_dialog(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    with sync_api.sync_playwright() as p:
+        ctx = p.chromium.launch_persistent_context(
+            str(tmp_path / "profile"), executable_path=str(CHROMIUM), headless=True, args=FLAGS,
+            viewport={"width": 1280, "height": 900},
+        )  # fmt: skip
+        try:
+            page = ctx.new_page()
+            page.on("console", lambda m: console.append((m.type, m.text)))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.on("dialog", on_dialog)
+            page.goto(url, wait_until="load")
+            page.wait_for_function(ALL_DRAWN, timeout=60_000)
+            state = page.evaluate(STATE)
+            title = page.inner_text("#scenario-name")
+            legend = page.eval_on_selector_all(
+                "#chart-compare-tail .legendtext", "els => els.map(e => e.textContent)"
+            )
+            ticks = page.eval_on_selector_all(
+                "#chart-bad-debt-protocol .xtick text", "els => els.map(e => e.textContent)"
+            )
+            page.screenshot(path=str(shot), full_page=True)
+        finally:
+            ctx.close()
+    print(f"\nscreenshot of the report: {shot}")
+
+    assert [s["id"] for s in state] == expected
+    for s in state:
+        assert s["svg"] + s["canvas"] > 0, s
+        assert s["traces"] > 0, s  # data drawn, not only axes
+        assert s["width"] > 300 and s["height"] > 200, s
+    assert [m for m in console if m[0] == "error"] == []
+    assert errors == []
+    assert requests == [url]
+    assert dialogs == []  # the scenario name's script never ran...
+    assert title == EVIL_NAME  # ...it shows as text
+    assert legend[0] == f"A: {EVIL_NAME} (seed 7)"  # plotly shows the entities as the characters
+    assert ticks == [EVIL_PROTOCOL]
+    assert shot.stat().st_size > 10_000
