@@ -26,9 +26,9 @@ def liquidation_round_python(collateral, debt, oracle, market, params, active, s
             if den <= 0.0 or not num / den < 1.0:
                 continue
             hf = num / den
-            c = max(range(n_res), key=lambda r: (collateral[p, a, r] * oracle[p, r], -r))
+            c = max(range(n_res), key=lambda r: (collateral[p, a, r] * oracle[p, r] * (lt[a, r] > 0), -r))
             d = max(range(n_res), key=lambda r: (debt[p, a, r] * oracle[p, r], -r))
-            if not collateral[p, a, c] * oracle[p, c] > 0.0:
+            if not collateral[p, a, c] * oracle[p, c] * (lt[a, c] > 0) > 0.0:
                 continue
             cf = 1.0 if hf < params.close_factor_hf_threshold else params.close_factor
             b = bonus_all[a, c]

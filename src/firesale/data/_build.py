@@ -374,7 +374,6 @@ COPIES: dict[str, tuple[str, bool]] = {
 }
 
 
-
 def build_aave_v3_core_positions(src: Path) -> pd.DataFrame:
     """The flagship's position book: ``aave_v3_positions()`` with each account's e-mode category.
 
@@ -406,7 +405,11 @@ DERIVED: dict[str, Callable[[Path], pd.DataFrame]] = {
     "aave_v3_core_positions_2025-12.csv.gz": build_aave_v3_core_positions,
 }
 
-BUILDERS = {**dict.fromkeys(CSV_BUILDERS, "csv"), **dict.fromkeys(COPIES, "copy"), **dict.fromkeys(DERIVED, "derived")}
+BUILDERS = {
+    **dict.fromkeys(CSV_BUILDERS, "csv"),
+    **dict.fromkeys(COPIES, "copy"),
+    **dict.fromkeys(DERIVED, "derived"),
+}
 
 
 def build_all(

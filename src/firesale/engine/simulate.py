@@ -37,7 +37,7 @@ def estimate_memory(scenario: Scenario, n_paths: int, batch_size: int | None = N
     n_t = spec.simulation.n_steps + 1
     n_assets = len(spec.assets)
     positions = sum(p.collateral.size for p in scenario.positions.values())
-    state = batch * (positions * 8 * 3 + n_t * n_assets * 8 * 3)
+    state = batch * (positions * 8 * 4 + n_t * n_assets * 8 * 3)
     recorded = n_paths * n_t * 4 * (2 * n_assets + 6) if spec.simulation.record else 0
     metrics = n_paths * 8 * (30 + 2 * n_assets)
     return int(state + recorded + metrics)
@@ -52,8 +52,10 @@ def _available_memory() -> int:
 
 def _batch_size(scenario: Scenario, n_paths: int, batch_size: int | None) -> int:
     if batch_size is None:
+        # Big batches amortise the per-step Python work; ~512 MiB of position state is plenty on any machine
+        # this runs on (the memory check below still guards the total).
         positions = max(1, sum(p.collateral.size for p in scenario.positions.values()))
-        batch_size = max(BLOCK_SIZE, min(4096, (64 << 20) // (positions * 24)))
+        batch_size = max(BLOCK_SIZE, min(4096, (512 << 20) // (positions * 32)))
     blocks = -(-min(batch_size, max(n_paths, 1)) // BLOCK_SIZE)
     return blocks * BLOCK_SIZE
 

@@ -15,7 +15,8 @@ Health factor (Aave v3 ``GenericLogic.calculateUserAccountData``):
 .. math:: HF = \\frac{\\sum_r c_r p_r LT_r}{\\sum_r d_r p_r}
 
 Liquidation (Aave v3 ``LiquidationLogic.executeLiquidationCall``): the liquidator repays the account's largest debt
-reserve ``d`` and seizes its largest collateral reserve ``c`` (by oracle value). It may repay ``close_factor`` of the
+reserve ``d`` and seizes its largest collateral reserve ``c`` (by oracle value; only reserves with a liquidation
+threshold above 0 are collateral). It may repay ``close_factor`` of the
 debt in ``d`` (all of it when ``HF < close_factor_hf_threshold``; Aave's CLOSE_FACTOR_HF_THRESHOLD is 0.95). The
 collateral seized is the repaid value times ``1 + bonus`` at oracle prices, capped at the account's balance (then
 the repaid debt shrinks to match). The protocol keeps ``liquidation_protocol_fee`` of the bonus part. Compound v2
@@ -97,7 +98,7 @@ class Screen:
 
 
 #: Prices may move this much from the reference before a path is fully re-checked and the reference renewed.
-SCREEN_REFRESH = 0.05
+SCREEN_REFRESH = 0.01
 _SCREEN_MARGIN = 1e-9  # far above float rounding of the ratio, so skipping never changes a result
 
 
@@ -193,7 +194,9 @@ def liquidation_round_numpy(
     orc, mkt = oracle[idx], market[idx]
     hf = health_factor(coll, dbt, orc, lt)
     cand = hf < 1.0
-    coll_val = coll * orc[:, None, :]
+    coll_val = np.where(
+        lt[None, :, :] > 0, coll * orc[:, None, :], 0.0
+    )  # only collateral (LT > 0) is seizable
     debt_val = dbt * orc[:, None, :]
     c = np.argmax(coll_val, axis=2)  # first maximum, as the kernel's strict '>' scan
     d = np.argmax(debt_val, axis=2)
@@ -286,7 +289,7 @@ def _round_kernel(
                 den += debt[p, a, r] * oracle[p, r]
             if renew:
                 ref_ratio[p, a] = num / den if den > 0.0 else np.inf
-            if den > 0.0 and num / den < 1.0:
+            if den > 0.0 and num > 0.0 and num / den < 1.0:  # num > 0: something to seize
                 below[p, n_below] = a
                 n_below += 1
         if renew:
@@ -315,10 +318,10 @@ def _round_kernel(
             hf = num / den
             c = 0
             d = 0
-            best_c = collateral[p, a, 0] * oracle[p, 0]
+            best_c = collateral[p, a, 0] * oracle[p, 0] if lt[a, 0] > 0.0 else 0.0
             best_d = debt[p, a, 0] * oracle[p, 0]
             for r in range(1, n_res):
-                vc = collateral[p, a, r] * oracle[p, r]
+                vc = collateral[p, a, r] * oracle[p, r] if lt[a, r] > 0.0 else 0.0
                 vd = debt[p, a, r] * oracle[p, r]
                 if vc > best_c:
                     best_c = vc

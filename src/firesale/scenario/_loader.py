@@ -262,7 +262,11 @@ def _check_references(spec: ScenarioSpec, source: str) -> list[str]:
         for cid, cat in p.emode.items():
             for a in cat.collateral:
                 if a not in p.reserves:
-                    bad(f"protocols.{p.name}.emode.{cid}.collateral", "must name one of the protocol's reserves", a)
+                    bad(
+                        f"protocols.{p.name}.emode.{cid}.collateral",
+                        "must name one of the protocol's reserves",
+                        a,
+                    )
         if p.generate is not None:
             for key in ("collateral", "debt"):
                 a = getattr(p.generate, key)
@@ -361,7 +365,9 @@ def _positions(proto: LendingSpec, spec: ScenarioSpec, base_dir: Path, source: s
     emode = np.zeros(len(accounts), dtype=np.int64)
     if "emode" in frame.columns:
         cats = pd.to_numeric(frame["emode"], errors="coerce").fillna(0).to_numpy()
-        unknown_cats = sorted({int(c) for c in cats if c != 0 and int(c) not in proto.emode} | {c for c in cats if c != int(c)})
+        unknown_cats = sorted(
+            {int(c) for c in cats if c != 0 and int(c) not in proto.emode} | {c for c in cats if c != int(c)}
+        )
         if unknown_cats:
             raise ScenarioError(
                 f"{where}.{key}: emode must be 0 or a category defined in protocols.{proto.name}.emode "
@@ -388,4 +394,6 @@ def _generate(proto: LendingSpec, spec: ScenarioSpec, reserves: list[str]) -> Po
     coll[:, reserves.index(g.collateral)] += coll_usd / prices[g.collateral]
     debt[:, reserves.index(g.debt)] += debt_usd / prices[g.debt]
     accounts = np.array([f"gen-{i}" for i in range(g.n_accounts)])
-    return Positions(accounts=accounts, collateral=coll, debt=debt, emode=np.zeros(g.n_accounts, dtype=np.int64))
+    return Positions(
+        accounts=accounts, collateral=coll, debt=debt, emode=np.zeros(g.n_accounts, dtype=np.int64)
+    )

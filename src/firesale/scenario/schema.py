@@ -302,14 +302,18 @@ class EModeSpec(_Spec):
     ltv: Fraction
     liquidation_threshold: Fraction
     liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
-    collateral: list[Name] = Field(min_length=1, description="Reserves whose threshold and bonus the category sets.")
+    collateral: list[Name] = Field(
+        min_length=1, description="Reserves whose threshold and bonus the category sets."
+    )
 
     @model_validator(mode="after")
     def _thresholds(self) -> EModeSpec:
         if self.liquidation_threshold >= 1:
             raise ValueError(f"liquidation_threshold must be < 1, got {self.liquidation_threshold}")
         if self.liquidation_threshold < self.ltv:
-            raise ValueError(f"liquidation_threshold must be >= ltv, got {self.liquidation_threshold} < {self.ltv}")
+            raise ValueError(
+                f"liquidation_threshold must be >= ltv, got {self.liquidation_threshold} < {self.ltv}"
+            )
         if self.liquidation_threshold * (1 + self.liquidation_bonus) > 1:
             raise ValueError(
                 "liquidation_threshold * (1 + liquidation_bonus) must be <= 1 (Aave's validation), got "
