@@ -334,8 +334,8 @@ PINS = {
         bad_debt_usd=0.0, liquidated_usd=0.0, n_liquidations=0, max_cascade_rounds=0, steps_in_failure_state=0,
     ),
     "crv-squeeze-2022": dict(
-        bad_debt_usd=3_127_011.6083305497, liquidated_usd=61_239_847.01531624, n_liquidations=5,
-        max_cascade_rounds=5, steps_in_failure_state=0,
+        bad_debt_usd=6_116_124.199288774, liquidated_usd=61_395_824.69984737, n_liquidations=4,
+        max_cascade_rounds=4, steps_in_failure_state=0,
     ),
     "usdc-depeg-2023": dict(
         bad_debt_usd=0.0, liquidated_usd=92_558_458.500825, n_liquidations=4, max_cascade_rounds=1,

@@ -320,6 +320,20 @@ class World:
                     proceeds += out * market[:, coins[j]]
         return proceeds
 
+    def _buy(self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray) -> np.ndarray:
+        """Buy ``amount`` of ``asset`` (debt to repay); return the USD cost per path.
+
+        Bought on the asset's order book when the reserve lists one (its price rises with the buying); otherwise
+        at the market price, without impact. Pools are not used for buying (they quote exact inputs only).
+        """
+        k = next((v for v in venues if self.bp.venue_specs[v][0] == "book"), None)
+        if k is None:
+            return amount * market[:, asset]
+        book: OrderBook = self.bp.venue_specs[k][1]
+        exo = self.exo[:, self.t, asset]
+        factor = book.trade(self.book_v[k], self.book_perm[k], -amount * exo, self._book_depth(k))
+        return amount * exo * factor
+
     def _quote(self, k: int, asset: int, market: np.ndarray) -> np.ndarray:
         kind, venue = self.bp.venue_specs[k]
         if kind == "book":
@@ -437,7 +451,12 @@ class World:
                 self.m["n_liquidations"] += out.n_liquidations
                 gas = out.n_liquidations * gas_usd
                 self.m["gas_usd"] += gas
-                self.m["liquidator_profit_usd"] += proceeds - repaid_mkt - gas
+                # Liquidators buy the debt they repay; through an order book that pushes its price up (a squeeze).
+                cost = np.zeros(n)
+                for r in range(len(ra)):
+                    if out.repaid[:, r].any():
+                        cost += self._buy(int(ra[r]), out.repaid[:, r], proto.reserve_venues[r], market)
+                self.m["liquidator_profit_usd"] += proceeds - cost - gas
             unserved = np.where(active, round_unserved, unserved)
             if not did.any():
                 break

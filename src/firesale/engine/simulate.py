@@ -205,9 +205,22 @@ def _gas_path(bp: Blueprint, exo: np.ndarray) -> np.ndarray:
     if ag.gas_series is not None:
         from firesale.data import load_prices
 
-        s = load_prices(ag.gas_series, base_dir=bp.scenario.base_dir).iloc[:, 0].to_numpy(dtype=float)
-        idx = np.minimum(np.arange(n_t) * bp.dt / _median_spacing(ag.gas_series, bp), len(s) - 1).astype(int)
-        return np.broadcast_to(s[idx], (n_paths, n_t))
+        frame = load_prices(ag.gas_series, base_dir=bp.scenario.base_dir)
+        column = ag.gas_column or frame.columns[0]
+        if column not in frame.columns:
+            raise ScenarioError(
+                f"{bp.scenario.source}: agents.gas_column: must be a column of {ag.gas_series} "
+                f"{list(frame.columns)}, got {column!r}"
+            )
+        series = frame[column].dropna()
+        start = getattr(bp.scenario.spec.market, "start", None)
+        t0 = pd.Timestamp(start).tz_convert("UTC") if start is not None and pd.Timestamp(start).tzinfo else (
+            pd.Timestamp(start, tz="UTC") if start is not None else series.index[0]
+        )  # fmt: skip
+        times = t0 + pd.to_timedelta(np.arange(n_t) * bp.dt, unit="s")
+        # The gas price in force at each step: the last observation at or before it (the first before the data).
+        pos = np.clip(series.index.searchsorted(times, side="right") - 1, 0, len(series) - 1)
+        return np.broadcast_to(series.to_numpy(dtype=float)[pos], (n_paths, n_t))
     gwei = np.full((n_paths, n_t), ag.gas_price_gwei)
     name = ag.gas_asset or next((a for a in ("ETH", "WETH") if a in bp.assets), None)
     if ag.gas_volatility_sensitivity > 0 and name is not None:
@@ -215,13 +228,6 @@ def _gas_path(bp: Blueprint, exo: np.ndarray) -> np.ndarray:
         r = np.abs(np.diff(np.log(exo[:, :, a]), axis=1)) / np.sqrt(bp.dt / 86_400)
         gwei[:, 1:] *= np.exp(ag.gas_volatility_sensitivity * r)
     return gwei
-
-
-def _median_spacing(ref: str, bp: Blueprint) -> float:
-    from firesale.data import load_prices
-
-    idx = load_prices(ref, base_dir=bp.scenario.base_dir).index
-    return float(idx.to_series().diff().dt.total_seconds().median()) if len(idx) > 1 else bp.dt
 
 
 class _Recorder:

@@ -400,13 +400,19 @@ class AgentsSpec(_Spec):
     gas_price_gwei: NonNegative = 20.0
     gas_volatility_sensitivity: NonNegative = Field(
         default=0.0,
-        description="Gas price multiplier per unit of |step return| / step volatility of the gas asset.",
+        description="Congestion: gas price is multiplied by exp(sensitivity * |log return of the gas asset over "
+        "the step| / sqrt(dt / 1 day)).",
     )
     gas_asset: Name | None = Field(
         default=None, description="Asset paying gas (its price converts gwei to USD)."
     )
     gas_series: str | None = Field(
-        default=None, description="Replayed gas prices in gwei (path or firesale-data)."
+        default=None,
+        description="Replayed gas prices in gwei (path or firesale-data), read at the replay's start time when the "
+        "market is a replay with a start, else from the first row.",
+    )
+    gas_column: str | None = Field(
+        default=None, description="Column of gas_series to use (default: the first)."
     )
     min_profit_usd: NonNegative = 0.0
     arbitrage_capital_usd: NonNegative = Field(default=1e12, description="Per venue and step.")

@@ -231,3 +231,20 @@ def _replace_spec(scenario, **update):
     from dataclasses import replace
 
     return replace(scenario, spec=scenario.spec.model_copy(update=update))
+
+
+def test_liquidators_buy_the_debt_they_repay_through_the_book(tmp_path):
+    # Short ETH: 260,000 USDC against 100 WETH. ETH rises 10 % to 2,200: HF = 260000*0.8/220000 = 0.945 < 0.95,
+    # so all 100 WETH may be repaid; the liquidator seizes 100*2200*1.05 = 231,000 USDC (sold at $1, no venue) and
+    # buys the 100 WETH on the book: $220,000 of linear impact moves ETH up 0.01*220000/D = 2.2 %, and the purchase
+    # fills at the mid-point of the move.
+    sc = world(
+        tmp_path, "a,USDC,260000,0\na,WETH,0,100\n",
+        market='model = "shock"\nshape = "drop"\ndepth = { WETH = -0.10 }\nstart = 300', n_steps=2,
+    )  # fmt: skip
+    r = firesale.simulate(sc, n_paths=1, seed=0, kernel="numpy")
+    m = r.metrics.iloc[0]
+    move = 0.01 * 220_000 / D
+    assert m["n_liquidations"] == 1
+    assert m["liquidator_profit_usd"] == pytest.approx(231_000 - 220_000 * math.exp(move / 2), rel=1e-12)
+    assert r.paths["price_WETH"][0, 1] == pytest.approx(2200 * math.exp(move), rel=1e-6)
