@@ -422,7 +422,7 @@ class World:
                     np.stack([self.feeds[o].reported(time) for o in proto.reserve_oracles], axis=1)
                 )
                 mkt = np.ascontiguousarray(market[:, ra])
-                coef, expo = self._slippage_estimate(proto)
+                coef, expo = self._slippage_estimate(proto, market)
                 out = self.round_fn(
                     self.coll[pi], self.debt[pi], oracle, mkt, proto.params, active, slots, capital,
                     gas_usd, coef, expo, ag.min_profit_usd, screen=self.hf_screen[pi],
@@ -514,15 +514,37 @@ class World:
                 back = venue.swap(self.states[k], get, give, got)
                 self.m["attack_cost_usd"] -= back * market[:, coins[give]]
 
-    def _slippage_estimate(self, proto: _Protocol) -> tuple[np.ndarray, np.ndarray]:
+    def _slippage_estimate(self, proto: _Protocol, market: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The liquidator's expected slippage per reserve, as ``coef * sale_usd ** exp`` for the lending kernel.
+
+        From the order book when the reserve sells through one (its own curve); otherwise from the pools it sells
+        into, each probed with a $1M sale on a copy of its state (fee, curvature and any discount to the market
+        price included), linearised and combined as parallel routes (1/k = sum of 1/k_i).
+        """
         coef = np.zeros((self.n_paths, len(proto.reserve_assets)))
         expo = np.ones(len(proto.reserve_assets))
+        probe_usd = 1e6
         for r, a in enumerate(proto.reserve_assets):
+            venues = proto.reserve_venues[r]
             k = self.book_of_asset.get(int(a))
-            if k is not None and k in proto.reserve_venues[r]:
+            if k is not None and k in venues:
                 book: OrderBook = self.bp.venue_specs[k][1]
                 coef[:, r] = book.slippage_coefficient(self._book_depth(k))
                 expo[r] = book.exponent
+                continue
+            inverse = np.zeros(self.n_paths)
+            for v in venues:
+                kind, venue = self.bp.venue_specs[v]
+                if kind != "pool":
+                    continue
+                coins = self.bp.venue_coins[v]
+                i = coins.index(int(a))
+                j = 1 if i == 0 else 0
+                got = venue.swap(self.states[v].copy(), i, j, probe_usd / market[:, a]) * market[:, coins[j]]
+                slip = np.clip(1.0 - got / probe_usd, 1e-12, 1.0)
+                inverse += probe_usd / slip
+            if inverse.any():
+                coef[:, r] = np.where(inverse > 0, 1.0 / np.where(inverse > 0, inverse, 1.0), 0.0)
         return coef, expo
 
     def _gas_usd(self, market: np.ndarray) -> np.ndarray:

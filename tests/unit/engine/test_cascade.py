@@ -248,3 +248,20 @@ def test_liquidators_buy_the_debt_they_repay_through_the_book(tmp_path):
     assert m["n_liquidations"] == 1
     assert m["liquidator_profit_usd"] == pytest.approx(231_000 - 220_000 * math.exp(move / 2), rel=1e-12)
     assert r.paths["price_WETH"][0, 1] == pytest.approx(2200 * math.exp(move), rel=1e-6)
+
+
+@pytest.mark.parametrize(("pool_weth", "liquidated"), [(10.0, False), (1e6, True)])
+def test_liquidators_expect_pool_slippage(tmp_path, pool_weth, liquidated):
+    # The 1800 case of test_one_position_one_venue_by_hand, selling the 43.75 seized WETH into a constant-product
+    # pool instead of a book. Into a 10-WETH pool (priced at the market) the sale would fetch a fraction of the
+    # 75,000 USDC repaid (x*y=k: 20,000 USDC * 43.75/53.75 < 17,000), so no liquidator takes it; a deep pool works.
+    extra = (
+        f'[[venues]]\ntype = "constant_product"\nname = "pool"\ncoins = ["WETH", "USDC"]\n'
+        f"reserves = [{pool_weth}, {pool_weth * 2000}]\nfee_bps = 30\n"
+    )
+    sc = world(tmp_path, "a,WETH,100,0\na,USDC,0,150000\n", depth_usd=1e15)
+    text = sc.text.replace('venues = ["book"]', 'venues = ["pool"]').replace("[agents]", extra + "[agents]")
+    sc = parse_scenario(text, source="t.toml", base_dir=tmp_path)
+    m = firesale.simulate(sc, n_paths=1, seed=0, kernel="numpy").metrics.iloc[0]
+    assert (m["n_liquidations"] > 0) == liquidated
+    assert (m["steps_unclearable_flag"] > 0) == (not liquidated)
