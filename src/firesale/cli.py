@@ -44,6 +44,7 @@ _HEADLINE = [
     ("slippage_mean_usd", "Slippage paid (mean)", "usd"),
     ("max_cascade_rounds", "Max cascade rounds", "num"),
     ("p_failure_state", "P(systemic failure state)", "pct"),
+    ("steps_in_failure_state_mean", "Steps in failure state (mean)", "num"),
 ]
 
 

@@ -132,6 +132,7 @@ class Blueprint:
                 close_factor=p.close_factor,
                 close_factor_hf_threshold=0.0 if is_compound else p.close_factor_hf_threshold,
                 weight=weight,
+                fee_on_seized=is_compound,
             )
             protocols.append(
                 _Protocol(

@@ -62,6 +62,9 @@ class LendingParams:
     close_factor: float
     close_factor_hf_threshold: float
     weight: np.ndarray | None = None  # (n_accounts,) accounts merged into each row (cohorts); None means 1
+    fee_on_seized: bool = (
+        False  # Compound: the protocol takes its share of all seized collateral, not of the bonus
+    )
 
     def weights(self) -> np.ndarray:
         """Accounts per row, int64 of shape (n_accounts,)."""
@@ -212,7 +215,7 @@ def liquidation_round_numpy(
     capped = seize > bal
     seize = np.where(capped, bal, seize)
     debt_cover = np.where(capped, bal * p_c / (p_d * (1.0 + bonus)), debt_cover)
-    fee = (seize - seize / (1.0 + bonus)) * params.protocol_fee[c]
+    fee = (seize if params.fee_on_seized else seize - seize / (1.0 + bonus)) * params.protocol_fee[c]
     net = seize - fee
     sale_usd = net * mkt[pi, c]
     slip = impact_coef[idx][pi, c] * sale_usd ** impact_exp[c]
@@ -264,7 +267,7 @@ def _empty_output(n_paths: int, n_res: int) -> RoundOutput:
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _round_kernel(
-    collateral, debt, oracle, market, lt, bonus_all, protocol_fee, close_factor, cf_threshold, weight,
+    collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor, cf_threshold, weight,
     active, slots, capital, gas_usd, impact_coef, impact_exp, min_profit,
     seized, fee_out, repaid, n_liq, repaid_usd, n_unserved, ref_ratio, ref_prices, dirty, below,
 ):  # fmt: skip
@@ -340,7 +343,7 @@ def _round_kernel(
             if seize > bal:
                 seize = bal
                 cover = bal * oracle[p, c] / (oracle[p, d] * (1.0 + b))
-            f = (seize - seize / (1.0 + b)) * protocol_fee[c]
+            f = (seize if fee_on_seized else seize - seize / (1.0 + b)) * protocol_fee[c]
             sale = (seize - f) * market[p, c]
             slip = impact_coef[p, c] * sale ** impact_exp[c]
             pr = sale * (1.0 - min(slip, 1.0)) - cover * market[p, d] - gas_usd[p] * weight[a]
@@ -413,7 +416,8 @@ def liquidation_round_numba(
         screen = Screen.empty(n_paths, n_acc, n_res)
     _round_kernel(
         collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
-        params.protocol_fee, float(params.close_factor), float(params.close_factor_hf_threshold), params.weights(),
+        params.protocol_fee, bool(params.fee_on_seized), float(params.close_factor),
+        float(params.close_factor_hf_threshold), params.weights(),
         active, slots, capital, gas_usd, impact_coef, impact_exp, float(min_profit),
         out.seized, out.fee, out.repaid, out.n_liquidations, out.repaid_usd, out.n_unserved,
         screen.ref_ratio, screen.ref_prices, screen.dirty, screen.scratch,

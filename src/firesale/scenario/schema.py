@@ -246,7 +246,11 @@ class ReserveSpec(_Spec):
     liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
         description="Bonus on seized collateral, as a fraction (Aave's 10500 bps is 0.05)."
     )
-    liquidation_protocol_fee: Fraction = Field(default=0.0, description="Protocol's share of the bonus.")
+    liquidation_protocol_fee: Fraction = Field(
+        default=0.0,
+        description="Protocol's share of the bonus (Aave v3), or of all seized collateral (Compound v2's "
+        "protocolSeizeShareMantissa, 0.028).",
+    )
     oracle: Name
     venues: list[Name] = Field(
         default_factory=list, description="Where liquidators sell this asset when seized."
@@ -341,7 +345,11 @@ class LendingSpec(_Spec):
     """
 
     name: Name
-    type: Literal["aave_v3", "compound_v2"]
+    type: Literal["aave_v3", "compound_v2"] = Field(
+        description="Liquidation rules: aave_v3 (close factor 100% below HF close_factor_hf_threshold, protocol fee "
+        "on the bonus) or compound_v2 (close factor at any shortfall, seize share of all seized collateral; Aave v2's "
+        "close-factor rule is the same)."
+    )
     reserves: dict[Name, ReserveSpec] = Field(min_length=1)
     emode: dict[Annotated[int, Field(ge=1, le=255)], EModeSpec] = Field(
         default_factory=dict, description="E-mode categories by id."

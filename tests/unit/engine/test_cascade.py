@@ -265,3 +265,31 @@ def test_liquidators_expect_pool_slippage(tmp_path, pool_weth, liquidated):
     m = firesale.simulate(sc, n_paths=1, seed=0, kernel="numpy").metrics.iloc[0]
     assert (m["n_liquidations"] > 0) == liquidated
     assert (m["steps_unclearable_flag"] > 0) == (not liquidated)
+
+
+def test_oracle_manipulation_liquidates_a_healthy_account_at_a_cost(tmp_path):
+    # A WETH/USDC constant-product pool (1000 WETH, 2M USDC, 30 bp) is the oracle (spot: TWAP over one step). The
+    # account (10 WETH vs 14,000 USDC) has HF 1.143 at $2000 and the market never moves. At t = 600 an attacker
+    # dumps $1M (500 WETH) into the pool; the oracle reads ~$890 and the account is liquidated. At t = 900 the
+    # attacker buys back with what it got. No arbitrage capital, so the round trip is exactly two swaps.
+    pool = (
+        '[[venues]]\ntype = "constant_product"\nname = "pool"\ncoins = ["WETH", "USDC"]\n'
+        "reserves = [1000.0, 2000000.0]\nfee_bps = 30\n"
+    )
+    attack = '[[attacks]]\nvenue = "pool"\ncoin = "WETH"\nside = "sell"\namount_usd = 1e6\nstart = 600\nduration = 300\n'
+    flat = 'model = "shock"\nshape = "drop"\ndepth = { WETH = 0.0 }'
+    oracle = 'type = "twap"\nvenue = "pool"\nwindow = 300'
+    kw = dict(market=flat, oracle=oracle, depth_usd=1e15, n_steps=4)
+    book = "a,WETH,10,0\na,USDC,0,14000\n"
+    quiet = firesale.simulate(
+        world(tmp_path, book, extra="arbitrage_capital_usd = 0\n" + pool, **kw), n_paths=1
+    )
+    hit = world(tmp_path, book, extra="arbitrage_capital_usd = 0\n" + pool + attack, **kw)
+    attacked = firesale.simulate(hit, n_paths=1)
+    g = 0.997
+    got = 2e6 * 500 * g / (1000 + 500 * g)  # USDC out of the dump
+    back = (1500) * got * g / ((2e6 - got) + got * g)  # WETH out of the buy-back
+    assert quiet.metrics.iloc[0]["n_liquidations"] == 0
+    assert attacked.metrics.iloc[0]["n_liquidations"] >= 1
+    assert np.flatnonzero(attacked.paths["liquidated"][0])[0] == 2  # the step of the dump
+    assert attacked.metrics.iloc[0]["attack_cost_usd"] == pytest.approx((500 - back) * 2000, rel=1e-6)

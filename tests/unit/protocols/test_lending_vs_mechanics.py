@@ -78,3 +78,52 @@ def test_kernel_matches_exact_liquidation_call(kernel, case):
     assert out.fee[0, 0] == pytest.approx(
         exact.liquidation_protocol_fee_amount / 10**WETH_DEC, rel=1e-9, abs=1e-15
     )
+
+
+@st.composite
+def compound_cases(draw):
+    eth_price = (
+        draw(st.integers(500, 5_000)) * 10**18
+    )  # Compound oracle: USD per token, 1e18-scaled for 18 decimals
+    exchange_rate = draw(
+        st.integers(2 * 10**26, 3 * 10**26)
+    )  # cETH: about 0.02 ETH per cToken (1e8 decimals)
+    incentive = draw(st.integers(1_050, 1_150)) * 10**15  # 1.05 to 1.15
+    debt = draw(st.integers(10**5, 10**8)) * 10**6  # USDC units (6 decimals), 0.1M to 100M USDC
+    return eth_price, exchange_rate, incentive, debt
+
+
+@pytest.mark.parametrize("kernel", [liquidation_round_numpy, liquidation_round_numba])
+@settings(max_examples=80, deadline=None)
+@given(case=compound_cases())
+def test_kernel_matches_compound_seize(kernel, case):
+    """One Compound v2 liquidation of half the USDC debt (close factor 0.5) against plenty of ETH collateral."""
+    from firesale.mechanics import compound_v2 as comp
+
+    eth_price, exchange_rate, incentive, debt = case
+    repay = debt // 2
+    price_usdc = 10**30  # Compound's oracle scales prices by 1e(36 - decimals): USDC (6 decimals) at $1
+    err, seize_ctokens = comp.liquidate_calculate_seize_tokens(
+        price_usdc, eth_price, exchange_rate, incentive, repay
+    )
+    assert int(err) == 0
+    protocol_ctokens = seize_ctokens * comp.PROTOCOL_SEIZE_SHARE_MANTISSA // 10**18
+    to_eth = (
+        exchange_rate / 1e18 / 1e18
+    )  # cTokens (8 decimals) to ETH (18 decimals): tokens * rate / 1e18 wei
+    eth = eth_price / 1e18
+    collateral_eth = 10 * debt / 1e6 / eth  # ample: HF stays below 1 only through the threshold set below
+    c = np.array([[[collateral_eth, 0.0]]])
+    d = np.array([[[0.0, debt / 1e6]]])
+    prices = np.array([[eth, 1.0]])
+    params = LendingParams(
+        np.array([[0.05, 0.8]]), np.array([[incentive / 1e18 - 1, 0.0]]), np.array([0.028, 0.0]), 0.5, 0.0,
+        fee_on_seized=True,
+    )  # fmt: skip
+    out = kernel(
+        c, d, prices, prices, params, np.array([True]), np.array([1]), np.array([1e30]), np.zeros(1),
+        np.zeros((1, 2)), np.ones(2), -1e30,
+    )  # fmt: skip
+    assert out.repaid[0, 1] == pytest.approx(repay / 1e6, rel=1e-9)
+    assert out.seized[0, 0] + out.fee[0, 0] == pytest.approx(seize_ctokens * to_eth, rel=1e-9)
+    assert out.fee[0, 0] == pytest.approx(protocol_ctokens * to_eth, rel=1e-9)
