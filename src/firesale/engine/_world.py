@@ -274,8 +274,13 @@ class World:
         return obj.depth(self.states[k])
 
     # ----- venues ---------------------------------------------------------------------------------------------
-    def _arbitrage(self, market: np.ndarray) -> None:
-        cap = self.agents.arbitrage_capital_usd
+    def _arbitrage(self, market: np.ndarray, paths: np.ndarray | None = None) -> None:
+        """Arbitrage every pool towards the market price, on ``paths`` only if given (a mask)."""
+        cap = (
+            self.agents.arbitrage_capital_usd
+            if paths is None
+            else np.where(paths, self.agents.arbitrage_capital_usd, 0.0)
+        )
         for k, (kind, venue) in enumerate(self.bp.venue_specs):
             if kind != "pool":
                 continue
@@ -462,7 +467,7 @@ class World:
             if not did.any():
                 break
             rounds += did
-            self._arbitrage(self.market_prices())
+            self._arbitrage(self.market_prices(), did)  # only paths whose prices the sales moved
             market = self.market_prices()
             self._poke_oracles(market, step_start=False)
             active = did
