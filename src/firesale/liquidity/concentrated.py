@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from firesale.exceptions import ParameterError
+from firesale.liquidity._checks import coin_pair, path_array
 from firesale.liquidity._venue import Venue, VenueState
 from firesale.mechanics.uniswap_v3 import (
     MAX_SQRT_RATIO,
@@ -36,43 +37,6 @@ _Q96 = float(2**96)
 # The contract's default swap limits, one unit inside the representable price range.
 _LIMIT_LOW = (MIN_SQRT_RATIO + 1) / _Q96
 _LIMIT_HIGH = (MAX_SQRT_RATIO - 1) / _Q96
-
-
-def _coin(value: object, name: str, func: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value not in (0, 1):
-        raise ParameterError(f"The '{name}' parameter of {func} must be 0 or 1. Got {value!r} instead.")
-    return int(value)
-
-
-def _coin_pair(i: object, j: object, func: str) -> tuple[int, int]:
-    i, j = _coin(i, "i", func), _coin(j, "j", func)
-    if i == j:
-        raise ParameterError(f"The 'j' parameter of {func} must differ from 'i'. Got {j!r} instead.")
-    return i, j
-
-
-def _path_array(
-    value: object, name: str, func: str, n_paths: int, *, positive: bool = False, allow_inf: bool = False
-) -> np.ndarray:
-    """``value`` broadcast to a float64 array of shape ``(n_paths,)``, checked entry by entry."""
-    rule = f"floats {'> 0' if positive else '>= 0'}{' (inf allowed)' if allow_inf else ', finite'}"
-    try:
-        arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_paths,))
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be an array of {rule} of shape ({n_paths},). "
-            f"Got {value!r} instead."
-        ) from None
-    bad = np.isnan(arr) | ((arr <= 0.0) if positive else (arr < 0.0))
-    if not allow_inf:
-        bad |= np.isinf(arr)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be an array of {rule}. Got {float(arr[first])!r} at path {first} "
-            "instead."
-        )
-    return arr
 
 
 def _int_param(value: object, name: str, func: str, lo: int, hi: int) -> int:
@@ -432,7 +396,7 @@ class ConcentratedLiquidityPool(Venue):
 
     def price(self, state: VenueState, i: int, j: int) -> np.ndarray:
         """Marginal price of coin ``i`` in coin ``j`` before fee, human units, shape ``(n_paths,)``."""
-        i, j = _coin_pair(i, j, "ConcentratedLiquidityPool.price")
+        i, j = coin_pair(i, j, "ConcentratedLiquidityPool.price")
         price01 = state["sqrt_price"] ** 2 * self._price_scale
         return price01 if i == 0 else 1.0 / price01
 
@@ -454,9 +418,9 @@ class ConcentratedLiquidityPool(Venue):
             Amount of ``j`` received, after fee.
         """
         func = "ConcentratedLiquidityPool.swap"
-        i, j = _coin_pair(i, j, func)
+        i, j = coin_pair(i, j, func)
         n_paths = state["sqrt_price"].shape[0]
-        dx = _path_array(dx, "dx", func, n_paths)
+        dx = path_array(dx, "dx", func, n_paths)
         limit = np.full(n_paths, _LIMIT_LOW if i == 0 else _LIMIT_HIGH)
         _, out = self._swap(state, i == 0, dx * self._unit[i], limit)
         return out / self._unit[j]
@@ -493,11 +457,11 @@ class ConcentratedLiquidityPool(Venue):
         price as its limit and the capital cap as its exact input, which crosses ticks like any swap.
         """
         func = "ConcentratedLiquidityPool.arbitrage"
-        i, j = _coin_pair(i, j, func)
+        i, j = coin_pair(i, j, func)
         sqrt_price = state["sqrt_price"]
         n_paths = sqrt_price.shape[0]
-        p = _path_array(target_price, "target_price", func, n_paths, positive=True)
-        cap = _path_array(max_in_j, "max_in_j", func, n_paths, allow_inf=True)
+        p = path_array(target_price, "target_price", func, n_paths, positive=True)
+        cap = path_array(max_in_j, "max_in_j", func, n_paths, allow_inf=True)
         g = self.gamma
         price01 = (p if i == 0 else 1.0 / p) / self._price_scale  # raw external price of token0 in token1
         pool01 = sqrt_price**2
@@ -533,7 +497,7 @@ class ConcentratedLiquidityPool(Venue):
 
     def scale_liquidity(self, state: VenueState, factor: np.ndarray) -> None:
         """Scale every range's liquidity by ``factor > 0`` per path, at unchanged price."""
-        factor = _path_array(
+        factor = path_array(
             factor,
             "factor",
             "ConcentratedLiquidityPool.scale_liquidity",

@@ -13,46 +13,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from firesale.exceptions import ParameterError
+from firesale.liquidity._checks import coin_pair, path_array
 from firesale.liquidity._venue import Venue, VenueState
 
 __all__ = ["ConstantProductPool"]
-
-
-def _coin(value: object, name: str, func: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value not in (0, 1):
-        raise ParameterError(f"The '{name}' parameter of {func} must be 0 or 1. Got {value!r} instead.")
-    return int(value)
-
-
-def _coin_pair(i: object, j: object, func: str) -> tuple[int, int]:
-    i, j = _coin(i, "i", func), _coin(j, "j", func)
-    if i == j:
-        raise ParameterError(f"The 'j' parameter of {func} must differ from 'i'. Got {j!r} instead.")
-    return i, j
-
-
-def _path_array(
-    value: object, name: str, func: str, n_paths: int, *, positive: bool = False, allow_inf: bool = False
-) -> np.ndarray:
-    """``value`` broadcast to a float64 array of shape ``(n_paths,)``, checked entry by entry."""
-    rule = f"floats {'> 0' if positive else '>= 0'}{' (inf allowed)' if allow_inf else ', finite'}"
-    try:
-        arr = np.broadcast_to(np.asarray(value, dtype=np.float64), (n_paths,))
-    except (TypeError, ValueError):
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be an array of {rule} of shape ({n_paths},). "
-            f"Got {value!r} instead."
-        ) from None
-    bad = np.isnan(arr) | ((arr <= 0.0) if positive else (arr < 0.0))
-    if not allow_inf:
-        bad |= np.isinf(arr)
-    if bad.any():
-        first = int(np.flatnonzero(bad)[0])
-        raise ParameterError(
-            f"The '{name}' parameter of {func} must be an array of {rule}. Got {float(arr[first])!r} at path {first} "
-            "instead."
-        )
-    return arr
 
 
 class ConstantProductPool(Venue):
@@ -159,7 +123,7 @@ class ConstantProductPool(Venue):
 
     def price(self, state: VenueState, i: int, j: int) -> np.ndarray:
         """Marginal price of coin ``i`` in coin ``j`` before fee, :math:`R_j / R_i`, shape ``(n_paths,)``."""
-        i, j = _coin_pair(i, j, "ConstantProductPool.price")
+        i, j = coin_pair(i, j, "ConstantProductPool.price")
         r_i, r_j = self._reserves(state, i, j)
         return r_j / r_i
 
@@ -181,9 +145,9 @@ class ConstantProductPool(Venue):
             Amount of ``j`` received, after fee.
         """
         func = "ConstantProductPool.swap"
-        i, j = _coin_pair(i, j, func)
+        i, j = coin_pair(i, j, func)
         r_i, r_j = self._reserves(state, i, j)
-        dx = _path_array(dx, "dx", func, r_i.shape[0])
+        dx = path_array(dx, "dx", func, r_i.shape[0])
         dy = self.gamma * dx * r_j / (r_i + self.gamma * dx)
         r_i += dx
         r_j -= dy
@@ -225,11 +189,11 @@ class ConstantProductPool(Venue):
         hair inside the band: :math:`\\gamma P' = p\\,(R_i + \\gamma\\,dx^*)/(R_i + dx^*)`.
         """
         func = "ConstantProductPool.arbitrage"
-        i, j = _coin_pair(i, j, func)
+        i, j = coin_pair(i, j, func)
         r_i, r_j = self._reserves(state, i, j)
         n_paths = r_i.shape[0]
-        p = _path_array(target_price, "target_price", func, n_paths, positive=True)
-        cap = _path_array(max_in_j, "max_in_j", func, n_paths, allow_inf=True)
+        p = path_array(target_price, "target_price", func, n_paths, positive=True)
+        cap = path_array(max_in_j, "max_in_j", func, n_paths, allow_inf=True)
         g = self.gamma
         spot = r_j / r_i
         sell_i = g * spot > p
@@ -257,6 +221,6 @@ class ConstantProductPool(Venue):
     def scale_liquidity(self, state: VenueState, factor: np.ndarray) -> None:
         """Multiply both reserves by ``factor > 0`` per path (pro-rata LP exit or entry at unchanged price)."""
         n_paths = state["reserve0"].shape[0]
-        factor = _path_array(factor, "factor", "ConstantProductPool.scale_liquidity", n_paths, positive=True)
+        factor = path_array(factor, "factor", "ConstantProductPool.scale_liquidity", n_paths, positive=True)
         state["reserve0"] *= factor
         state["reserve1"] *= factor
