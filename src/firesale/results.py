@@ -40,7 +40,9 @@ class SimulationResult:
     ----------
     metrics : pandas.DataFrame
         One row per path: ``bad_debt_usd`` (end of horizon, at market prices), ``bad_debt_peak_usd``,
-        ``bad_debt_usd_<protocol>``, ``liquidated_usd``, ``n_liquidations``, ``liquidator_profit_usd``,
+        ``bad_debt_usd_<protocol>``, ``bad_debt_usd_<protocol>_<debt asset>`` (each underwater account's shortfall
+        split over its debts by value), ``reserves_used_usd_<protocol>`` (bad debt absorbed by reserves and
+        liquidation fees), ``attack_cost_usd``, ``liquidated_usd``, ``n_liquidations``, ``liquidator_profit_usd``,
         ``slippage_usd``, ``gas_usd``, ``protocol_fees_usd``, ``max_cascade_rounds``, ``first_bad_debt_step`` (-1 if
         none), ``insolvent``, ``min_price_ratio_<asset>`` (realised, after impact), ``min_exo_ratio_<asset>``
         (exogenous), ``steps_liquidity_flag``, ``steps_unclearable_flag``, ``steps_oracle_flag``,

@@ -620,6 +620,24 @@ class World:
             out[f"bad_debt_usd_{proto.name}"] = self.bad_debt_by_protocol[:, pi].copy()
         buffers = np.array([p.buffer_usd for p in self.bp.protocols]) + self.fees_usd
         out["insolvent"] = (self.bad_debt_by_protocol > buffers + 1e-9).any(axis=1)
+        market = self.last_market
+        for pi, proto in enumerate(self.bp.protocols):
+            # Reserves (and liquidation fees earned) absorb bad debt first.
+            out[f"reserves_used_usd_{proto.name}"] = np.minimum(
+                self.bad_debt_by_protocol[:, pi], buffers[:, pi]
+            )
+            # Bad debt by debt asset: each underwater account's shortfall, split over its debts by value.
+            prices = market[:, proto.reserve_assets]
+            debt_val = self.debt[pi] * prices[:, None, :]
+            total_debt = debt_val.sum(axis=2)
+            shortfall = np.maximum(total_debt - (self.coll[pi] * prices[:, None, :]).sum(axis=2), 0.0)
+            share = np.divide(
+                debt_val, total_debt[..., None], out=np.zeros_like(debt_val), where=total_debt[..., None] > 0
+            )
+            by_asset = (shortfall[..., None] * share).sum(axis=1)
+            for r, a in enumerate(proto.reserve_assets):
+                if proto.debt0[:, r].any():
+                    out[f"bad_debt_usd_{proto.name}_{self.bp.assets[a]}"] = by_asset[:, r]
         for a, name in enumerate(self.bp.assets):
             out[f"min_price_ratio_{name}"] = self.min_ratio[:, a].copy()
             out[f"min_exo_ratio_{name}"] = (self.exo[:, :, a] / self.bp.price0[a]).min(axis=1)

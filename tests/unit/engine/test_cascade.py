@@ -293,3 +293,17 @@ def test_oracle_manipulation_liquidates_a_healthy_account_at_a_cost(tmp_path):
     assert attacked.metrics.iloc[0]["n_liquidations"] >= 1
     assert np.flatnonzero(attacked.paths["liquidated"][0])[0] == 2  # the step of the dump
     assert attacked.metrics.iloc[0]["attack_cost_usd"] == pytest.approx((500 - back) * 2000, rel=1e-6)
+
+
+def test_bad_debt_by_asset_and_reserves_used(tmp_path):
+    # The toxic-spiral account leaves USDC debt uncovered; all of it is bad debt in USDC, and the protocol's
+    # buffer (liquidation fees earned; no reserve_usd here) absorbs what it can.
+    sc = world(
+        tmp_path, "a,WETH,100,0\na,USDC,0,150000\n", market='model = "shock"\nshape = "drop"\ndepth = { WETH = 0.22 }\nstart = 300',
+        depth_usd=1e15, protocol="compound_v2",
+    )  # fmt: skip
+    m = firesale.simulate(sc, n_paths=1, seed=0).metrics.iloc[0]
+    assert m["bad_debt_usd_lender_USDC"] == pytest.approx(m["bad_debt_usd"], rel=1e-12)
+    assert m["reserves_used_usd_lender"] == pytest.approx(
+        min(m["bad_debt_usd"], m["protocol_fees_usd"]), rel=1e-12
+    )
