@@ -265,6 +265,18 @@ def build_ust_15min(src: Path) -> pd.DataFrame:
     return _ascending_unique(out.loc["2022-05-01":])
 
 
+def build_luna_ust_5min(src: Path) -> pd.DataFrame:
+    """Old LUNA and UST closes on LUNA's 5-minute grid, for replays that need both (bars labelled at their start).
+
+    UST comes in 15-minute bars: between them the last bar's close is held (forward fill, never backward).
+    """
+    luna = build_luna_5min(src)[["LUNA_USDT"]]
+    ust = build_ust_15min(src)[["UST_USDT"]]
+    joint = luna.join(ust, how="left")
+    joint["UST_USDT"] = joint["UST_USDT"].ffill()
+    return joint.loc[: ust.index[-1]].dropna()
+
+
 def _curve_balances(path: Path, columns: dict[str, float]) -> pd.DataFrame:
     # Header cells carry stray spaces (" stETH Balance"); rows are newest first; CRLF endings.
     frame = pd.read_csv(path, dtype=str)
@@ -355,6 +367,7 @@ CSV_BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "usdc_depeg_1h_2023-03.csv.gz": build_usdc_depeg_1h,
     "luna_5min_2022-05.csv.gz": build_luna_5min,
     "ust_15min_2022-05.csv.gz": build_ust_15min,
+    "luna_ust_5min_2022-05.csv.gz": build_luna_ust_5min,
     "curve_steth_pool_2021-09_2022-06.csv.gz": build_curve_steth,
     "curve_3pool_2020-10_2022-06.csv.gz": build_curve_3pool,
     "curve_mim3crv_pool_2021-06_2022-06.csv.gz": build_curve_mim3crv,

@@ -168,6 +168,18 @@ CATALOG: tuple[Dataset, ...] = (
         _NO_LICENCE,
     ),
     Dataset(
+        "luna_ust_5min_2022-05",
+        "luna_ust_5min_2022-05.csv.gz",
+        "Old LUNA and UST in USDT on one 5-minute grid (Binance closes, bars labelled at their start); UST's "
+        "15-minute closes held between its bars. For replays that drive both (built from the two files above)",
+        ("LUNA_USDT", "UST_USDT"),
+        "2022-05-01T00:00:00Z",
+        "2022-05-13T00:35:00Z",
+        "5min",
+        "yashosw10/Trading-bot@9d99b5a + misrori/binance_startegy@dbfa7fe (joined)",
+        _NO_LICENCE,
+    ),
+    Dataset(
         "curve_steth_pool_2021-09_2022-06",
         "curve_steth_pool_2021-09_2022-06.csv.gz",
         "Curve stETH/ETH pool 0xDC24316b9AE028F1497c275EB9192a3Ea0f67022: balances in tokens and virtual price",
