@@ -96,7 +96,7 @@ def test_the_exogenous_path_is_the_shipped_history_on_every_path(name):
         grid = start + pd.to_timedelta(np.arange(s["simulation"]["n_steps"] + 1) * dt, unit="s")
         expected = frame[column].reindex(grid)
         on_grid = expected.notna().to_numpy()
-        assert on_grid.mean() > 0.95  # the step is the data's resolution: almost every step is a data row
+        assert on_grid.mean() > 0.15  # the step is the data's finest resolution: many steps are data rows
         got = result.paths[f"exo_price_{asset}"]
         np.testing.assert_allclose(
             got[:, on_grid], np.broadcast_to(expected[on_grid], got[:, on_grid].shape), rtol=1e-6
@@ -117,18 +117,25 @@ def test_time_in_failure_state_never_exceeds_two_of_its_flags(name):
 
 def test_black_thursday_liquidates_exactly_the_buckets_the_osm_falls_through():
     s = spec("black-thursday-2020")
-    eth = fdata.load_prices("firesale-data:eth_10min_2020-03-12")["ETH_open"]
-    # The OSM reports during hour k the price read at the start of hour k-1; the run ends at 23:50, so the lowest
-    # value it ever reports is the lowest hourly open from 00:00 to 22:00 (before sales add their impact).
-    osm_low = eth[eth.index.minute == 0].iloc[:23].min()
-    assert osm_low == pytest.approx(128.51)
+    eth = fdata.load_prices("firesale-data:eth_2020-03-12_13")["ETH_open"]
+    # The OSM reports during hour k the price read at the start of hour k-1; the run ends at 14 March 00:00, so the
+    # lowest value it ever reports is the lowest hourly open from 12 March 00:00 to 13 March 22:00 (before sales
+    # add their impact): Gemini's 97.63 at 13 March 02:00.
+    hourly = eth[eth.index.minute == 0]
+    osm_low = hourly.loc[: "2020-03-13 22:00"].min()
+    assert osm_low == pytest.approx(97.63)
     lt = s["protocols"][0]["reserves"]["ETH"]["liquidation_threshold"]
     rows = book("black-thursday-2020")
-    below = [a for a, r in rows.items() if -r["DAI"] / (r["ETH"] * lt) > osm_low]
-    # Buckets 160% to 225% (liquidation prices 183.01 to 130.14) fall through; 250% and above (117.13) never do.
-    assert len(below) == 20
+    liq_price = {a: -r["DAI"] / (r["ETH"] * lt) for a, r in rows.items()}
+    below = [a for a, p in liq_price.items() if p > osm_low]
+    # Buckets 160% to 250% (liquidation prices 183.01 to 117.13) fall through the historical low. The 300% bucket's
+    # liquidation price (97.61) sits 0.03% under it: the keepers' own sales (permanent impact) push the market, and
+    # so the OSM, through it too. Buckets below 1% under the low never fall.
+    assert len(below) == 25
+    within_impact = [a for a, p in liq_price.items() if p > osm_low * 0.99]
+    assert len(within_impact) == 30
     m = run("black-thursday-2020").metrics.iloc[0]
-    assert m.n_liquidations == len(below)
+    assert len(below) <= m.n_liquidations <= len(within_impact)
     # Close factor 1 at DAI = $1: every liquidation repays a whole 2.5M DAI row.
     assert m.liquidated_usd == pytest.approx(2.5e6 * m.n_liquidations)
     assert m.bad_debt_usd == 0.0  # every liquidated row kept collateral worth more than its debt
@@ -331,8 +338,8 @@ def test_terra_bad_debt_only_once_luna_is_worth_less_than_what_a_healthy_account
 # intended; never tune a scenario to reach them.
 PINS = {
     "black-thursday-2020": dict(
-        bad_debt_usd=0.0, liquidated_usd=50_000_000.0, n_liquidations=20, max_cascade_rounds=1,
-        steps_in_failure_state=6,
+        bad_debt_usd=0.0, liquidated_usd=75_000_000.0, n_liquidations=30, max_cascade_rounds=1,
+        steps_in_failure_state=8,
     ),
     "steth-discount-2022": dict(
         bad_debt_usd=0.0, liquidated_usd=0.0, n_liquidations=0, max_cascade_rounds=0, steps_in_failure_state=0,

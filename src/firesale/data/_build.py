@@ -109,6 +109,19 @@ def build_eth_10min(src: Path) -> pd.DataFrame:
     return _ascending_unique(out)
 
 
+def build_eth_2020_03_12_13(src: Path) -> pd.DataFrame:
+    """ETH/USD price at each timestamp over Black Thursday and the day after: the 10-minute CoinAPI opens of
+    2020-03-12, then the hourly Gemini opens of 2020-03-13 up to 2020-03-14 00:00 (one column, ``ETH_open``)."""
+    day1 = build_eth_10min(src)[["ETH_open"]]
+    gemini = pd.read_csv(src / "prices/hourly/gemini_ETHUSD_1h_2018-05_2024-02.csv.gz")
+    opens = pd.DataFrame(
+        {"ETH_open": gemini["open"].astype(float).to_numpy()},
+        index=pd.DatetimeIndex(pd.to_datetime(gemini["date"], format="%m/%d/%Y %H:%M", utc=True), name="timestamp"),
+    )
+    day2 = _ascending_unique(opens).loc["2020-03-13 00:00":"2020-03-14 00:00"]
+    return _ascending_unique(pd.concat([day1, day2]))
+
+
 def build_gas_10min(src: Path) -> pd.DataFrame:
     """Gas price percentiles (gwei) per 10 minutes on 2020-03-12 (stablesims ``feeds/gas``)."""
     table = json.loads((src / "crisis/stablesims_feeds/gas_10min_03-12-2020.json").read_text())
@@ -360,6 +373,7 @@ def build_univ2_reserves(src: Path) -> pd.DataFrame:
 CSV_BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "eth_10min_2020-03-12.csv.gz": build_eth_10min,
     "gas_10min_2020-03-12.csv.gz": build_gas_10min,
+    "eth_2020-03-12_13.csv.gz": build_eth_2020_03_12_13,
     "eth_btc_1h_2019-2024.csv.gz": build_eth_btc_1h,
     "majors_1d_2020-2025.csv.gz": build_majors_1d,
     "steth_eth_1h_2022-05_07.csv.gz": build_steth_eth_1h,

@@ -68,6 +68,18 @@ CATALOG: tuple[Dataset, ...] = (
         _NO_LICENCE,
     ),
     Dataset(
+        "eth_2020-03-12_13",
+        "eth_2020-03-12_13.csv.gz",
+        "ETH/USD price at each timestamp of Black Thursday and the day after: 10-minute CoinAPI opens on 2020-03-12, "
+        "hourly Gemini opens on 2020-03-13 to 2020-03-14 00:00",
+        ("ETH_open",),
+        "2020-03-12T00:00:00Z",
+        "2020-03-14T00:00:00Z",
+        "irregular",
+        "BerkeleyBlockchain/stablesims@29556c7:feeds/eth/03-12-2020.json + jay-darvas/btcusd@4cbe0c1:Gemini_ETHUSD_1h.csv",
+        _NO_LICENCE,
+    ),
+    Dataset(
         "gas_10min_2020-03-12",
         "gas_10min_2020-03-12.csv.gz",
         "Ethereum gas price (gwei): mean and 30/60/90/100th percentiles per 10 minutes on 2020-03-12",
