@@ -122,7 +122,7 @@ def test_black_thursday_liquidates_exactly_the_buckets_the_osm_falls_through():
     # lowest value it ever reports is the lowest hourly open from 12 March 00:00 to 13 March 22:00 (before sales
     # add their impact): Gemini's 97.63 at 13 March 02:00.
     hourly = eth[eth.index.minute == 0]
-    osm_low = hourly.loc[: "2020-03-13 22:00"].min()
+    osm_low = hourly.loc[:"2020-03-13 22:00"].min()
     assert osm_low == pytest.approx(97.63)
     lt = s["protocols"][0]["reserves"]["ETH"]["liquidation_threshold"]
     rows = book("black-thursday-2020")
@@ -323,7 +323,9 @@ def test_terra_bad_debt_only_once_luna_is_worth_less_than_what_a_healthy_account
     # The LUNA book alone (the UST accounts have their own, unfloored, route to bad debt).
     from firesale.scenario import builtin_text, parse_scenario
 
-    text = "\n".join(line for line in builtin_text("terra-2022").splitlines() if 'account = "ust-' not in line)
+    text = "\n".join(
+        line for line in builtin_text("terra-2022").splitlines() if 'account = "ust-' not in line
+    )
     m = simulate(parse_scenario(text, source="terra-luna-only"), n_paths=1, seed=0).metrics.iloc[0]
     assert m.first_bad_debt_step >= first_possible
     # The bad debt is what the residual, repeatedly halved positions owe: tiny next to the $13.9M book.

@@ -116,7 +116,9 @@ def build_eth_2020_03_12_13(src: Path) -> pd.DataFrame:
     gemini = pd.read_csv(src / "prices/hourly/gemini_ETHUSD_1h_2018-05_2024-02.csv.gz")
     opens = pd.DataFrame(
         {"ETH_open": gemini["open"].astype(float).to_numpy()},
-        index=pd.DatetimeIndex(pd.to_datetime(gemini["date"], format="%m/%d/%Y %H:%M", utc=True), name="timestamp"),
+        index=pd.DatetimeIndex(
+            pd.to_datetime(gemini["date"], format="%m/%d/%Y %H:%M", utc=True), name="timestamp"
+        ),
     )
     day2 = _ascending_unique(opens).loc["2020-03-13 00:00":"2020-03-14 00:00"]
     return _ascending_unique(pd.concat([day1, day2]))
