@@ -165,9 +165,8 @@ class Blueprint:
             if parent < 0 and not done[a]:
                 out[:, :, a] = self.price0[a]  # not driven by the market model: holds its price
                 done[a] = True
-        while not all(
-            done
-        ):  # derived assets follow their parent's relative path (cycles are rejected on load)
+        # Derived assets follow their parent's relative path (cycles are rejected on load).
+        while not all(done):
             for a, parent in enumerate(self.parents):
                 if not done[a] and done[parent]:
                     out[:, :, a] = out[:, :, parent] * (self.price0[a] / self.price0[parent])
