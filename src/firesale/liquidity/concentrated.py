@@ -17,6 +17,7 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
+import numba
 import numpy as np
 
 from firesale.exceptions import ParameterError
@@ -515,8 +516,28 @@ class ConcentratedLiquidityPool(Venue):
         """Exact-input swap of ``amount`` (raw, gross of fee) per path, stopping at ``limit`` (raw sqrt price).
 
         Returns the raw input consumed and output paid, per path. Paths with zero amount, or already at or past
-        their limit, do not trade.
+        their limit, do not trade. The fused kernel :func:`_swap_kernel` walks each path's tick crossings; the
+        vectorized :meth:`_swap_numpy` is its reference (a test holds them bit-identical).
         """
+        sqrt_price = state["sqrt_price"]
+        segment = state["segment"].astype(np.int64)
+        scale = state["liquidity_scale"]
+        amount = np.ascontiguousarray(amount, dtype=np.float64)
+        limit = np.ascontiguousarray(limit, dtype=np.float64)
+        consumed = np.zeros_like(sqrt_price)
+        out = np.zeros_like(sqrt_price)
+        _swap_kernel(
+            sqrt_price, segment, scale, amount, limit, self.segment_liquidity, self._seg_lo, self._seg_hi,
+            self.gamma, zero_for_one, consumed, out,
+        )  # fmt: skip
+        state["segment"] = segment.astype(np.float64)
+        state["liquidity"] = scale * self.segment_liquidity[segment]
+        return consumed, out
+
+    def _swap_numpy(
+        self, state: VenueState, zero_for_one: bool, amount: np.ndarray, limit: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Vectorized reference of :meth:`_swap`: one iteration per tick crossing over the paths still trading."""
         sqrt_price = state["sqrt_price"]
         segment = state["segment"].astype(np.intp)
         scale = state["liquidity_scale"]
@@ -572,3 +593,63 @@ class ConcentratedLiquidityPool(Venue):
         state["segment"] = segment.astype(np.float64)
         state["liquidity"] = scale * self.segment_liquidity[segment]
         return consumed, out
+
+
+@numba.njit(parallel=True, cache=True, nogil=True, error_model="numpy")
+def _swap_kernel(
+    sqrt_price, segment, scale, amount, limit, segment_liquidity, seg_lo, seg_hi, g, zero_for_one, consumed, out,
+):  # fmt: skip
+    """Per path: the same tick walk as ``_swap_numpy``, operation for operation (so results are bit-identical)."""
+    last = segment_liquidity.shape[0] - 1
+    for p in numba.prange(sqrt_price.shape[0]):
+        s = sqrt_price[p]
+        lim = limit[p]
+        rem = amount[p]
+        if not rem > 0.0 or not ((s > lim) if zero_for_one else (s < lim)):
+            continue
+        k = segment[p]
+        sc = scale[p]
+        used_sum = 0.0
+        got_sum = 0.0
+        while True:
+            liq = sc * segment_liquidity[k]
+            net = rem * g
+            if zero_for_one:
+                bound = seg_lo[k]
+                target = max(bound, lim)
+                need = liq * (s - target) / (s * target)
+                reach = net >= need
+                if reach:
+                    new_s = target
+                    got = liq * (s - target)
+                else:
+                    new_s = liq * s / (liq + net * s)
+                    got = net * s * s * liq / (liq + net * s)
+                cross = reach and bound >= lim and k > 0
+                if cross:
+                    k -= 1
+            else:
+                bound = seg_hi[k]
+                target = min(bound, lim)
+                need = liq * (target - s)
+                reach = net >= need
+                if reach:
+                    new_s = target
+                    got = liq * (target - s) / (s * target)
+                else:
+                    new_s = s + net / liq
+                    got = net / (s * new_s)
+                cross = reach and bound <= lim and k < last
+                if cross:
+                    k += 1
+            used = min(need / g, rem) if reach else rem
+            s = new_s
+            rem = rem - used
+            used_sum += used
+            got_sum += got
+            if not (cross and rem > 0.0 and ((s > lim) if zero_for_one else (s < lim))):
+                break
+        sqrt_price[p] = s
+        segment[p] = k
+        consumed[p] = used_sum
+        out[p] = got_sum
