@@ -9,8 +9,7 @@ import tomllib
 
 import numpy as np
 import pandas as pd
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from firesale.market import (
     GBM,

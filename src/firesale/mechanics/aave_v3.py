@@ -34,6 +34,16 @@ from typing import Any, Final
 
 from firesale.exceptions import ParameterError
 from firesale.mechanics import Revert
+from firesale.mechanics._solidity import (
+    UINT256_MAX,
+    check_bool as _check_bool,
+    check_int as _check_int,
+    check_uint256 as _check_uint256,
+    checked_add as _add,
+    checked_div as _div,
+    checked_mul as _mul,
+    checked_sub as _sub,
+)
 
 __all__ = [
     "CLOSE_FACTOR_HF_THRESHOLD",
@@ -71,7 +81,6 @@ __all__ = [
     "wad_to_ray",
 ]
 
-UINT256_MAX: Final = 2**256 - 1
 _UINT128_MAX: Final = 2**128 - 1
 _WORD: Final = 2**256
 
@@ -94,8 +103,6 @@ HEALTH_FACTOR_LIQUIDATION_THRESHOLD: Final = WAD
 #: ValidationLogic: below this health factor a liquidation ignores the price oracle sentinel (WAD).
 MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD: Final = 95 * 10**16
 
-_PANIC_ARITHMETIC: Final = "Panic(0x11)"
-_PANIC_DIVISION_BY_ZERO: Final = "Panic(0x12)"
 _SAFECAST_128: Final = "SafeCast: value doesn't fit in 128 bits"
 
 
@@ -118,50 +125,6 @@ class Errors:
 
 # --------------------------------------------------------------------------------------------------------------
 # input checks and Solidity 0.8 checked arithmetic
-
-
-def _check_int(value: object, name: str, where: str, low: int, high: int, high_text: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
-        raise ParameterError(
-            f"The {name!r} parameter of {where} must be an int in [{low}, {high_text}]. Got {value!r} instead."
-        )
-    return value
-
-
-def _check_uint256(value: object, name: str, where: str) -> int:
-    return _check_int(value, name, where, 0, UINT256_MAX, "2**256 - 1")
-
-
-def _check_bool(value: object, name: str, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ParameterError(f"The {name!r} parameter of {where} must be a bool. Got {value!r} instead.")
-    return value
-
-
-def _add(a: int, b: int) -> int:
-    c = a + b
-    if c > UINT256_MAX:
-        raise Revert(_PANIC_ARITHMETIC)
-    return c
-
-
-def _sub(a: int, b: int) -> int:
-    if b > a:
-        raise Revert(_PANIC_ARITHMETIC)
-    return a - b
-
-
-def _mul(a: int, b: int) -> int:
-    c = a * b
-    if c > UINT256_MAX:
-        raise Revert(_PANIC_ARITHMETIC)
-    return c
-
-
-def _div(a: int, b: int) -> int:
-    if b == 0:
-        raise Revert(_PANIC_DIVISION_BY_ZERO)
-    return a // b
 
 
 def _unit(decimals: int) -> int:

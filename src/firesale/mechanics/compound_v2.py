@@ -34,6 +34,15 @@ from typing import Final
 
 from firesale.exceptions import ParameterError
 from firesale.mechanics import Revert
+from firesale.mechanics._solidity import (
+    UINT256_MAX,
+    check_bool as _check_bool,
+    check_uint256 as _check_uint256,
+    checked_add as _add,
+    checked_div as _div,
+    checked_mul as _mul,
+    checked_sub as _sub,
+)
 
 __all__ = [
     "CLOSE_FACTOR_MAX_MANTISSA",
@@ -57,7 +66,6 @@ __all__ = [
     "seize_internal",
 ]
 
-UINT256_MAX: Final = 2**256 - 1
 #: ExponentialNoError.expScale.
 EXP_SCALE: Final = 10**18
 #: Comptroller.closeFactorMinMantissa (0.05) and closeFactorMaxMantissa (0.9).
@@ -67,9 +75,6 @@ CLOSE_FACTOR_MAX_MANTISSA: Final = 9 * 10**17
 COLLATERAL_FACTOR_MAX_MANTISSA: Final = 9 * 10**17
 #: CTokenStorage.protocolSeizeShareMantissa: 2.8% of seized cTokens go to the market's reserves.
 PROTOCOL_SEIZE_SHARE_MANTISSA: Final = 28 * 10**15
-
-_PANIC_ARITHMETIC: Final = "Panic(0x11)"
-_PANIC_DIVISION_BY_ZERO: Final = "Panic(0x12)"
 
 
 class Error(IntEnum):
@@ -97,46 +102,6 @@ class Error(IntEnum):
 
 # --------------------------------------------------------------------------------------------------------------
 # input checks and checked arithmetic
-
-
-def _check_uint256(value: object, name: str, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= UINT256_MAX:
-        raise ParameterError(
-            f"The {name!r} parameter of {where} must be an int in [0, 2**256 - 1]. Got {value!r} instead."
-        )
-    return value
-
-
-def _check_bool(value: object, name: str, where: str) -> bool:
-    if not isinstance(value, bool):
-        raise ParameterError(f"The {name!r} parameter of {where} must be a bool. Got {value!r} instead.")
-    return value
-
-
-def _add(a: int, b: int) -> int:
-    c = a + b
-    if c > UINT256_MAX:
-        raise Revert(_PANIC_ARITHMETIC)
-    return c
-
-
-def _sub(a: int, b: int) -> int:
-    if b > a:
-        raise Revert(_PANIC_ARITHMETIC)
-    return a - b
-
-
-def _mul(a: int, b: int) -> int:
-    c = a * b
-    if c > UINT256_MAX:
-        raise Revert(_PANIC_ARITHMETIC)
-    return c
-
-
-def _div(a: int, b: int) -> int:
-    if b == 0:
-        raise Revert(_PANIC_DIVISION_BY_ZERO)
-    return a // b
 
 
 def _mul_exp(a: int, b: int) -> int:

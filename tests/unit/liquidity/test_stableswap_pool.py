@@ -9,15 +9,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize_scalar
 
 from firesale.exceptions import ParameterError
 from firesale.liquidity import Venue, VenueState
 from firesale.liquidity.stableswap import StableSwapPool
-from firesale.mechanics.stableswap import A_PRECISION
-from firesale.mechanics.stableswap import StableSwapPool as ExactPool
+from firesale.mechanics.stableswap import A_PRECISION, StableSwapPool as ExactPool
 
 E18 = 10**18
 RTOL = 1e-9

@@ -12,8 +12,7 @@ import re
 from fractions import Fraction
 
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from firesale.exceptions import ParameterError
 from firesale.mechanics import Revert

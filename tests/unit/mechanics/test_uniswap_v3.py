@@ -13,8 +13,7 @@ from contextlib import contextmanager
 from decimal import ROUND_FLOOR, ROUND_HALF_UP, Context, Decimal
 
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from firesale.exceptions import ParameterError
 from firesale.mechanics import Revert

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import assume, given, settings
-from hypothesis import strategies as st
+from hypothesis import assume, given, settings, strategies as st
 
 from firesale.mechanics import aave_v3 as aave
 from firesale.protocols.lending import LendingParams, liquidation_round_numba, liquidation_round_numpy

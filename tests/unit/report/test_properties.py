@@ -5,8 +5,7 @@ from __future__ import annotations
 import html
 
 import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 from hypothesis.extra.numpy import arrays
 
 from firesale.report._book import debt_by_health_factor
