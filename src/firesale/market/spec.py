@@ -28,6 +28,7 @@ Use :data:`MarketSpec` (a discriminated union on ``model``) through :func:`valid
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -158,8 +159,9 @@ class _MarketBase(BaseModel):
             )
         return tuple(float(value[a]) if a in value else float(default) for a in assets)
 
+    @abstractmethod
     def _build(self, assets: Sequence[str], base_dir: Path) -> PriceModel:
-        raise NotImplementedError
+        """The model for validated ``assets`` (each spec implements it; pydantic's metaclass is an ABCMeta)."""
 
     def build(self, assets: Sequence[str], base_dir: Path | str = ".") -> PriceModel:
         """Build the price model for the scenario's ``assets`` (in that order).

@@ -296,14 +296,28 @@ def test_oracle_manipulation_liquidates_a_healthy_account_at_a_cost(tmp_path):
 
 
 def test_bad_debt_by_asset_and_reserves_used(tmp_path):
-    # The toxic-spiral account leaves USDC debt uncovered; all of it is bad debt in USDC, and the protocol's
-    # buffer (liquidation fees earned; no reserve_usd here) absorbs what it can.
+    # The toxic-spiral account of test_toxic_spiral_liquidation_makes_the_position_worse, now with Compound's 2.8%
+    # seize share: its bad debt (hand iteration below) is all USDC, and the fees the protocol kept absorb it.
     sc = world(
         tmp_path, "a,WETH,100,0\na,USDC,0,150000\n", market='model = "shock"\nshape = "drop"\ndepth = { WETH = 0.22 }\nstart = 300',
         depth_usd=1e15, protocol="compound_v2",
     )  # fmt: skip
-    m = firesale.simulate(sc, n_paths=1, seed=0).metrics.iloc[0]
-    assert m["bad_debt_usd_lender_USDC"] == pytest.approx(m["bad_debt_usd"], rel=1e-12)
-    assert m["reserves_used_usd_lender"] == pytest.approx(
-        min(m["bad_debt_usd"], m["protocol_fees_usd"]), rel=1e-12
+    text = sc.text.replace(
+        'liquidation_bonus = 0.05\noracle = "eth"',
+        'liquidation_bonus = 0.05\nliquidation_protocol_fee = 0.028\noracle = "eth"',
     )
+    m = firesale.simulate(
+        parse_scenario(text, source="t.toml", base_dir=tmp_path), n_paths=1, seed=0
+    ).metrics.iloc[0]
+    coll, debt, fees = 100.0, 150_000.0, 0.0
+    while coll > 0 and coll * 1560 * 0.8 < debt:
+        cover = debt * 0.5
+        seize = cover * 1.05 / 1560
+        if seize > coll:
+            seize, cover = coll, coll * 1560 / 1.05
+        fees += seize * 0.028 * 1560
+        coll, debt = coll - seize, debt - cover
+    assert m["bad_debt_usd_lender_USDC"] == pytest.approx(debt - coll * 1560, rel=1e-6)
+    assert m["protocol_fees_usd"] == pytest.approx(fees, rel=1e-6)
+    assert m["reserves_used_usd_lender"] == pytest.approx(min(debt - coll * 1560, fees), rel=1e-6)
+    assert m["reserves_used_usd_lender"] > 0  # here the fees ($4.4k) cover the $1.4k shortfall in full

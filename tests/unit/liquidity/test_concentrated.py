@@ -8,8 +8,6 @@ hand-derived formulas shown in the tests.
 from __future__ import annotations
 
 import copy
-import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -17,6 +15,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.optimize import minimize_scalar
 
+from firesale.data import load_uniswap_v3_ticks
 from firesale.exceptions import ParameterError
 from firesale.liquidity import Venue
 from firesale.liquidity.concentrated import ConcentratedLiquidityPool
@@ -32,7 +31,6 @@ from firesale.mechanics.uniswap_v3 import (
 Q96 = 2**96
 INT256_MAX = 2**255 - 1
 SPACING = {500: 10, 3000: 60, 10000: 200}
-SNAPSHOT = Path("/work/shared/data/dex/uniswap_v3/ETHUSDC_0p05_mainnet")
 
 
 def exact_pool(fee: int, sqrt_price_x96: int, ranges: list[tuple[int, int, int]]) -> Pool:
@@ -354,12 +352,10 @@ def test_price_and_fee_bps_constructor() -> None:
 
 @pytest.fixture(scope="module")
 def eth_usdc() -> ConcentratedLiquidityPool:
-    ticks_file, meta_file = SNAPSHOT.with_suffix(".ticks.parquet"), SNAPSHOT.with_suffix(".meta.json")
-    if not (ticks_file.exists() and meta_file.exists()):
-        pytest.skip(f"Uniswap v3 ETH/USDC snapshot not present at {SNAPSHOT}.*")
-    meta = json.loads(meta_file.read_text())
+    # The snapshot ships inside the package (firesale-data:univ3_usdc_weth_005_*, MIT, see data/SOURCES.md).
+    ticks, meta = load_uniswap_v3_ticks()
     return ConcentratedLiquidityPool.from_snapshot(
-        pd.read_parquet(ticks_file),
+        ticks,
         sqrt_price_x96=int(meta["sqrtPriceX96"]),
         liquidity=float(meta["liquidity"]),
         fee=int(meta["feeTier"]),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import math
 import tomllib
 from datetime import UTC, datetime
 from pathlib import Path
@@ -343,7 +344,12 @@ def test_bootstrap_spec_with_epoch_timestamps_and_gzip(tmp_path):
     assert model.data_dt == 3600.0
     np.testing.assert_allclose(model.returns[0], [np.log(101 / 100), np.log(51 / 50)], rtol=1e-12)
     auto = BootstrapSpec(source="p.csv.gz", time_column="t", time_unit="s").build(("A",), tmp_path)
-    assert 1 <= auto.block_length <= 29
+    # Politis-White (arch's implementation) on the returns and squared returns, largest, rounded up.
+    from arch.bootstrap import optimal_block_length as politis_white
+
+    r = np.diff(np.log(100.0 + np.arange(30)))
+    expected = max(1.0, *(float(politis_white(v)["circular"].iloc[0]) for v in (r, r * r)))
+    assert auto.block_length == min(math.ceil(expected), 29)
     with pytest.raises(ValidationError, match=r"time_format, time_unit: give at most one, got both"):
         BootstrapSpec(source="x", time_format="%Y", time_unit="s")
 
