@@ -240,7 +240,7 @@ class World:
         z = np.zeros
         self.m = {
             "liquidated_usd": z(n), "n_liquidations": z(n, dtype=np.int64), "liquidator_profit_usd": z(n),
-            "slippage_usd": z(n), "gas_usd": z(n), "protocol_fees_usd": z(n), "max_cascade_rounds": z(n, dtype=np.int64),
+            "slippage_usd": z(n), "gas_usd": z(n), "max_cascade_rounds": z(n, dtype=np.int64),
             "first_bad_debt_step": np.full(n, -1, dtype=np.int64), "bad_debt_peak_usd": z(n),
             "steps_liquidity_flag": z(n, dtype=np.int64), "steps_unclearable_flag": z(n, dtype=np.int64),
             "steps_oracle_flag": z(n, dtype=np.int64), "steps_in_failure_state": z(n, dtype=np.int64),
@@ -450,7 +450,6 @@ class World:
                         proceeds += got
                 fee_usd = (out.fee * mkt).sum(axis=1)
                 self.fees_usd[:, pi] += fee_usd
-                self.m["protocol_fees_usd"] += fee_usd
                 self.m["liquidated_usd"] += repaid_mkt
                 liquidated += repaid_mkt
                 self.m["n_liquidations"] += out.n_liquidations
@@ -613,6 +612,7 @@ class World:
     def final_metrics(self) -> dict[str, np.ndarray]:
         """Per-path metrics at the end of the horizon."""
         out = dict(self.m)
+        out["protocol_fees_usd"] = self.fees_usd.sum(axis=1)
         total = self.bad_debt_by_protocol.sum(axis=1)
         out["bad_debt_usd"] = total
         for pi, proto in enumerate(self.bp.protocols):

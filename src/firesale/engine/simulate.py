@@ -213,10 +213,12 @@ def _gas_path(bp: Blueprint, exo: np.ndarray) -> np.ndarray:
                 f"{list(frame.columns)}, got {column!r}"
             )
         series = frame[column].dropna()
-        start = getattr(bp.scenario.spec.market, "start", None)
-        t0 = pd.Timestamp(start).tz_convert("UTC") if start is not None and pd.Timestamp(start).tzinfo else (
-            pd.Timestamp(start, tz="UTC") if start is not None else series.index[0]
-        )  # fmt: skip
+        start = getattr(bp.scenario.spec.market, "start", None)  # a replay's first instant, if it has one
+        if start is None:
+            t0 = series.index[0]
+        else:
+            t0 = pd.Timestamp(start)
+            t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
         times = t0 + pd.to_timedelta(np.arange(n_t) * bp.dt, unit="s")
         # The gas price in force at each step: the last observation at or before it (the first before the data).
         pos = np.clip(series.index.searchsorted(times, side="right") - 1, 0, len(series) - 1)
