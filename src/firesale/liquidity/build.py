@@ -5,13 +5,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from firesale.liquidity._venue import Venue
-from firesale.scenario.schema import ConcentratedSpec, ConstantProductSpec, StableSwapSpec
+from firesale.scenario.schema import ConcentratedSpec, ConstantProductSpec, CryptoSwapSpec, StableSwapSpec
 
 __all__ = ["build_pool"]
 
 
-def build_pool(spec: ConstantProductSpec | ConcentratedSpec | StableSwapSpec, base_dir: Path) -> Venue:
+def build_pool(
+    spec: ConstantProductSpec | ConcentratedSpec | StableSwapSpec | CryptoSwapSpec, base_dir: Path
+) -> Venue:
     """The vectorized pool a venue spec describes (snapshots resolve against ``base_dir``)."""
+    if isinstance(spec, CryptoSwapSpec):
+        return spec.build()
     if isinstance(spec, ConstantProductSpec):
         from firesale.liquidity.constant_product import ConstantProductPool
 
