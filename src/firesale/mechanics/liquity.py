@@ -70,6 +70,7 @@ __all__ = [
     "get_net_debt",
     "get_offset_and_redistribution_vals",
     "minutes_passed_since_last_fee_op",
+    "redistribution_rewards",
     "update_base_rate_from_redemption",
 ]
 
@@ -590,6 +591,64 @@ def get_offset_and_redistribution_vals(
         coll_to_send_to_sp = _div(_mul(coll, debt_to_offset), debt)
         return debt_to_offset, coll_to_send_to_sp, debt - debt_to_offset, _sub(coll, coll_to_send_to_sp)
     return 0, 0, debt, coll
+
+
+def redistribution_rewards(
+    debt: int, coll: int, total_stakes: int, last_eth_error: int = 0, last_lusd_debt_error: int = 0
+) -> tuple[int, int, int, int]:
+    """Per-unit-staked rewards of redistributing ``debt`` and ``coll`` to active troves, with error feedback.
+
+    ``eth_per_unit = (coll * 1e18 + last_eth_error) // total_stakes`` and likewise for the debt; the division
+    remainders are returned to be fed into the next redistribution. A trove with stake ``s`` is later owed
+    ``s * eth_per_unit / 1e18`` collateral and ``s * lusd_per_unit / 1e18`` debt.
+
+    Parameters
+    ----------
+    debt, coll : int
+        Debt and collateral to redistribute [wei].
+    total_stakes : int
+        Sum of the active troves' stakes (the liquidated troves' stakes already removed).
+    last_eth_error, last_lusd_debt_error : int, optional
+        Remainders of the previous redistribution.
+
+    Returns
+    -------
+    (eth_per_unit, lusd_per_unit, eth_error, lusd_debt_error) : tuple of int
+        Increments of ``L_ETH`` and ``L_LUSDDebt`` and the new remainders.
+
+    Raises
+    ------
+    Revert
+        ``"SafeMath: division by zero"`` when ``total_stakes`` is 0.
+
+    References
+    ----------
+    liquity/dev ``TroveManager.sol`` (``_redistributeDebtAndColl``), commit bf638ecb.
+
+    Examples
+    --------
+    >>> redistribution_rewards(10, 3, 4 * 10**18)
+    (0, 2, 3000000000000000000, 2000000000000000000)
+    """
+    where = "redistribution_rewards"
+    for name, value in (
+        ("debt", debt),
+        ("coll", coll),
+        ("total_stakes", total_stakes),
+        ("last_eth_error", last_eth_error),
+        ("last_lusd_debt_error", last_lusd_debt_error),
+    ):
+        _uint(value, name, where)
+    eth_numerator = _add(_mul(coll, DECIMAL_PRECISION), last_eth_error)
+    lusd_numerator = _add(_mul(debt, DECIMAL_PRECISION), last_lusd_debt_error)
+    eth_per_unit = _div(eth_numerator, total_stakes)
+    lusd_per_unit = _div(lusd_numerator, total_stakes)
+    return (
+        eth_per_unit,
+        lusd_per_unit,
+        _sub(eth_numerator, _mul(eth_per_unit, total_stakes)),
+        _sub(lusd_numerator, _mul(lusd_per_unit, total_stakes)),
+    )
 
 
 def get_capped_offset_vals(entire_trove_debt: int, entire_trove_coll: int, price: int) -> LiquidationValues:
@@ -1277,14 +1336,12 @@ class TroveManager:
         if debt == 0:
             return
         # Feedback error correction: the remainders of the last division join the next numerators.
-        eth_numerator = _add(_mul(coll, DECIMAL_PRECISION), self.last_eth_error_redistribution)
-        lusd_numerator = _add(_mul(debt, DECIMAL_PRECISION), self.last_lusd_debt_error_redistribution)
-        eth_per_unit = _div(eth_numerator, self.total_stakes)
-        lusd_per_unit = _div(lusd_numerator, self.total_stakes)
-        self.last_eth_error_redistribution = _sub(eth_numerator, _mul(eth_per_unit, self.total_stakes))
-        self.last_lusd_debt_error_redistribution = _sub(
-            lusd_numerator, _mul(lusd_per_unit, self.total_stakes)
-        )
+        eth_per_unit, lusd_per_unit, eth_error, lusd_error = redistribution_rewards(
+            debt, coll, self.total_stakes, self.last_eth_error_redistribution,
+            self.last_lusd_debt_error_redistribution,
+        )  # fmt: skip
+        self.last_eth_error_redistribution = eth_error
+        self.last_lusd_debt_error_redistribution = lusd_error
         self.L_ETH = _add(self.L_ETH, eth_per_unit)
         self.L_LUSDDebt = _add(self.L_LUSDDebt, lusd_per_unit)
         self.active_pool_lusd_debt = _sub(self.active_pool_lusd_debt, debt)

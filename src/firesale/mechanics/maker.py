@@ -36,6 +36,7 @@ __all__ = [
     "WAD",
     "ZERO_ADDRESS",
     "Abacus",
+    "Bark",
     "Clipper",
     "Dog",
     "DogIlk",
@@ -787,6 +788,22 @@ class Spotter:
 
 
 @dataclass(frozen=True)
+class Bark:
+    """What the last successful ``Dog.bark`` did (the contract's ``Bark`` event fields).
+
+    ``id`` is the Clipper auction id, ``dart`` the normalised debt [wad] and ``dink`` the collateral [wad] taken
+    from the vault, ``due = dart * rate`` the debt confiscated [rad] and ``tab = due * chop / WAD`` the dai the
+    auction must raise [rad].
+    """
+
+    id: int
+    dart: int
+    dink: int
+    due: int
+    tab: int
+
+
+@dataclass(frozen=True)
 class DogIlk:
     """``Dog.ilks(ilk)``: the ilk's ``clip`` (its :class:`Clipper`), liquidation penalty ``chop`` [wad],
     auction limit ``hole`` [rad] and the amount currently out for auction ``dirt`` [rad]."""
@@ -818,6 +835,8 @@ class Dog:
         Dai needed to cover all active auctions [rad].
     live : int
         1 while live.
+    last_bark : Bark or None
+        ``dart``, ``dink``, ``due``, ``tab`` and the auction id of the last successful :meth:`bark`.
     """
 
     def __init__(self, vat: Vat, vow: str = "vow") -> None:
@@ -827,6 +846,7 @@ class Dog:
         self.Hole = 0
         self.Dirt = 0
         self._ilks: dict[str, DogIlk] = {}
+        self.last_bark: Bark | None = None
 
     def __repr__(self) -> str:
         return f"Dog(Hole={self.Hole}, Dirt={self.Dirt}, ilks={sorted(self._ilks)})"
@@ -895,7 +915,7 @@ class Dog:
         Returns
         -------
         int
-            The auction id.
+            The auction id. The liquidation's ``dart``, ``dink``, ``due`` and ``tab`` are in :attr:`last_bark`.
 
         Raises
         ------
@@ -940,7 +960,9 @@ class Dog:
             tab = _mul(due, milk.chop) // WAD
             self.Dirt = _add(self.Dirt, tab)
             self._ilks[ilk] = replace(milk, dirt=_add(milk.dirt, tab))
-            return clip.kick(tab=tab, lot=dink, usr=urn, kpr=kpr, now=now)
+            id = clip.kick(tab=tab, lot=dink, usr=urn, kpr=kpr, now=now)
+            self.last_bark = Bark(id=id, dart=dart, dink=dink, due=due, tab=tab)
+            return id
 
     def digs(self, ilk: str, rad: int) -> None:
         """Remove ``rad`` from ``Dirt`` and the ilk's ``dirt`` (called by the Clipper as auctions raise dai)."""

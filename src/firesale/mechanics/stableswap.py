@@ -438,10 +438,44 @@ class StableSwapPool:
         amp = _int(amp, "amp", "get_D", 1, _UINT256_MAX)
         return self._get_D(xp, amp)
 
+    def get_D_status(self, xp: Sequence[int], amp: int) -> tuple[int, bool]:
+        """``D`` as :meth:`get_D` computes it, and whether Newton's method converged.
+
+        The legacy ``ORIGINAL`` convention returns the last iterate after 255 rounds without telling its caller
+        (as its contract does); this method says so: ``converged`` is False exactly then. For the other
+        conventions non-convergence still reverts.
+
+        Parameters
+        ----------
+        xp : sequence of int
+            Rate-scaled balances, one per coin.
+        amp : int
+            The contract's internal amplification ``_A()``.
+
+        Returns
+        -------
+        (D, converged) : tuple of (int, bool)
+
+        Raises
+        ------
+        Revert
+            As :meth:`get_D`.
+        """
+        xp = _int_list(
+            xp, "xp", "get_D_status", self.n_coins, 0, f"a sequence of {self.n_coins} non-negative ints"
+        )
+        amp = _int(amp, "amp", "get_D_status", 1, _UINT256_MAX)
+        d = self._get_D(xp, amp)
+        return d, self.last_get_D_converged
+
+    #: Whether the last ``get_D`` Newton loop converged (False only after a silent legacy non-convergence).
+    last_get_D_converged: bool = True
+
     def _get_D(self, xp: Sequence[int], amp: int) -> int:
         conv = self.convention
         n = len(xp)
         s = sum(xp)
+        self.last_get_D_converged = True
         if s == 0:
             return 0
         d = s
@@ -471,6 +505,7 @@ class StableSwapPool:
                 return d
         if conv.revert_on_nonconvergence:
             raise Revert("[get_D did not converge]")
+        self.last_get_D_converged = False
         return d
 
     def get_D_mem(self, balances: Sequence[int], amp: int) -> int:

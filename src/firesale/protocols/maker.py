@@ -1,0 +1,968 @@
+"""Maker (dss) as a protocol model: vaults per collateral type, Cat/Flipper (March 2020) and Dog/Clipper (2021).
+
+One :class:`MakerModel` holds every vault of one Maker deployment, grouped by collateral type (*ilk*), as arrays
+with the path axis first, and each ilk's running auctions in a fixed number of slots (``max_auctions``, the most
+auctions one ilk may have running at once on a path; a vault that cannot get a free slot waits and is counted in
+``n_unserved``). Two liquidation systems, chosen per ilk:
+
+``flip`` (Maker as on 12 March 2020)
+    ``Cat.bite`` takes at most ``lump`` collateral from an unsafe vault with the same share of its debt,
+    ``tab = dart * rate * chop``, and kicks an English auction. In the *tend* phase keepers raise the DAI bid for the
+    fixed lot (each bid at least ``beg`` times the last, or exactly ``tab``); once the bid reaches ``tab`` the *dent*
+    phase lowers the lot for the fixed bid (each lot at most the last over ``beg``), the collateral given up
+    returning to the vault owner. Each bid expires after ``ttl``; the auction ends when the last bid expires or at
+    ``end`` (``tau`` after the kick), and ``deal`` pays the winner. An auction without bids past ``end`` is restarted
+    (``tick``).
+``clip`` (Liquidations 2.0)
+    ``Dog.bark`` takes the vault (partially when the ``Hole``/``hole`` room minus ``Dirt``/``dirt`` is short,
+    with the dust rules) and kicks a Dutch auction at ``top = oracle * buf`` whose price falls along an abacus
+    (``linear``, ``stairstep``, ``exponential``). Keepers ``take`` when buying at the auction price and selling
+    through the venues pays; ``redo`` restarts an auction older than ``tail`` or cheaper than ``cusp * top``;
+    ``tip + chip * tab`` is paid to the keeper who kicks or redoes (minted DAI, a cost to the surplus).
+
+Keepers are the engine's liquidators: they bid and take with their DAI (``inputs.liquidators.capital_usd``
+converted at DAI's market price; in a Flipper auction the population's net outlay is the bid increments; Clipper
+takes may instead be flash-loan style, ``keepers.flash_loans``; with a ``psm`` they mint DAI from USDC at ``1 + tin``
+while it has room and that is cheaper than the market), spend block space (``slots``), pay gas (``gas_usd``) and
+want at least ``min_profit_usd``. They see an auction ``keepers.latency`` seconds after its kick, and on each (step,
+auction) fail with probability ``keepers.failure_prob`` (deterministic, from the per-path random stream, see
+below). A keeper
+values a lot at what the venues would pay for it (``inputs.quotes`` after the round's earlier sales) less gas and
+its minimum profit. In a Flipper auction their reservation bid is that value (in DAI) and their reservation lot the
+smallest lot whose average proceeds (priced at the full lot's average, which is conservative on a concave curve)
+cover ``tab``; being many, they move the auction there by the contract's ``beg`` rules, one bid per auction per
+round. An optional *zero bidder* (``keepers.zero_bidder``) bids ``zero_bid_dai`` on any auction without a bid
+``zero_bidder_latency`` seconds after its kick (flip.sol needs a bid above the last, so on chain this is the smallest
+positive amount; the model books the DAI given, 0 by default): when no other keeper bids before ``ttl`` it wins the
+lot for that, as the bids reported as "0 DAI" did on 12-13 March 2020.
+
+The Vow is one surplus ledger per path: stability fees (``duty``) and auction proceeds add to it, the debt of each
+auction (``due = dart * rate``) is charged when the auction ends, keeper incentives when paid. A negative surplus is
+a deficit that ``Flop`` covers by minting MKR at the MKR price less a linear impact of the minting,
+``p(m) = p0 (1 - elasticity * (M + m) / supply)``; the deficit it cannot raise (the impact caps what minting can
+fetch at ``p0 supply / (4 elasticity)``) stays uncovered.
+
+Random stream. :meth:`MakerModel.init_state` takes a ``numpy.random.Generator`` (the engine passes the model's
+block generator, e.g. :func:`firesale.engine.seeding.block_generator`); without one it derives
+``SeedSequence(entropy=spec.seed, spawn_key=(crc32(name),))``. It draws one 64-bit key per path; every keeper
+failure is a counter-based uniform of (path key, step time, ilk, slot), so outcomes do not depend on the order or
+number of rounds, only on the generator a block of paths is given.
+
+References
+----------
+makerdao/dss ``src/cat.sol`` (``bite``) and ``src/flip.sol`` (``kick``, ``tick``, ``tend``, ``dent``, ``deal``) at
+commit ``f632302`` (2020-01-22; the logic of the November 2019 launch, live in March 2020);
+``src/dog.sol``, ``src/clip.sol``, ``src/abaci.sol``, ``src/vow.sol``, ``src/flop.sol`` at commit ``fa4f6630``;
+makerdao/developer-portal ``flipper-detailed-documentation.md``. The exact reference of Liquidations 2.0 is
+:mod:`firesale.mechanics.maker`, which this model is tested against.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal
+
+import numpy as np
+from pydantic import Field, model_validator
+
+from firesale.protocols._cdp import Quotes, model_key, spec_error, uniforms
+from firesale.protocols.base import (
+    Accounts,
+    Flows,
+    ProtocolModel,
+    ProtocolState,
+    RoundInputs,
+    register_protocol,
+)
+from firesale.scenario._types import Fraction, Name, NonNegative, Positive, SpecModel
+
+__all__ = [
+    "ClipSpec",
+    "FlipSpec",
+    "FlopSpec",
+    "IlkSpec",
+    "KeeperSpec",
+    "MakerModel",
+    "MakerSpec",
+    "PsmSpec",
+    "VaultSpec",
+    "abacus_price",
+    "bark_amounts",
+    "take_amounts",
+]
+
+_YEAR = 365.0 * 86_400.0
+_GUY_NONE, _GUY_ZERO, _GUY_KEEPER = 0, 1, 2
+AtLeastOne = Annotated[float, Field(ge=1.0, allow_inf_nan=False)]
+
+
+# --- specs --------------------------------------------------------------------------------------------------------
+
+
+class FlipSpec(SpecModel):
+    """Cat/Flipper parameters of an ilk (March 2020). ``beg`` is the contract's multiplier (1.03 = 3 %)."""
+
+    lump: Positive = Field(description="Collateral per auction (Cat.ilks.lump), token units.")
+    beg: AtLeastOne = Field(default=1.05, description="Minimum bid increase factor (flip.sol default 1.05).")
+    ttl: Positive = Field(default=10_800.0, description="Bid lifetime, seconds (flip.sol default 3 hours).")
+    tau: Positive = Field(default=172_800.0, description="Auction length, seconds (flip.sol default 2 days).")
+
+
+class ClipSpec(SpecModel):
+    """Dog/Clipper parameters of an ilk (Liquidations 2.0)."""
+
+    hole: Positive = Field(description="Most DAI (tab) the ilk's running auctions may need (Dog.ilks.hole).")
+    buf: AtLeastOne = Field(default=1.2, description="Starting price over the oracle price.")
+    tail: Positive = Field(default=8_400.0, description="Seconds before an auction needs a redo.")
+    cusp: Fraction = Field(default=0.4, description="Share of top below which an auction needs a redo.")
+    chip: Fraction = Field(default=0.001, description="Keeper incentive as a share of tab.")
+    tip: NonNegative = Field(default=300.0, description="Flat keeper incentive, DAI.")
+    calc: Literal["linear", "stairstep", "exponential"] = "stairstep"
+    tau: Positive | None = Field(default=None, description="LinearDecrease: seconds to zero.")
+    step: Positive | None = Field(default=90.0, description="StairstepExponentialDecrease: seconds per cut.")
+    cut: Annotated[float, Field(gt=0.0, le=1.0, allow_inf_nan=False)] = Field(
+        default=0.99, description="Exponential abaci: price factor per step (stairstep) or second."
+    )
+
+    @model_validator(mode="after")
+    def _calc_params(self) -> ClipSpec:
+        if self.calc == "linear" and self.tau is None:
+            raise spec_error("ClipSpec", ("tau",), "missing_tau", "required when calc = 'linear'", None)
+        if self.calc == "stairstep" and self.step is None:
+            raise spec_error("ClipSpec", ("step",), "missing_step", "required when calc = 'stairstep'", None)
+        return self
+
+
+class IlkSpec(SpecModel):
+    """One collateral type: its asset, oracle (an OSM-style delayed feed in the scenario), risk parameters and
+    liquidation system (exactly one of ``flip`` and ``clip``)."""
+
+    collateral: Name
+    oracle: Name
+    mat: AtLeastOne = Field(description="Liquidation ratio (1.5 = 150 %).")
+    line: NonNegative = Field(description="Debt ceiling, DAI.")
+    dust: NonNegative = Field(default=0.0, description="Minimum vault debt, DAI.")
+    duty: NonNegative = Field(default=0.0, description="Stability fee, per year (0.02 = 2 %).")
+    chop: AtLeastOne = Field(default=1.13, description="Liquidation penalty factor (1.13 = 13 %).")
+    venues: list[Name] = Field(default_factory=list, description="Where keepers sell the collateral.")
+    max_auctions: int = Field(default=64, gt=0, le=4096, description="Auction slots per path.")
+    flip: FlipSpec | None = None
+    clip: ClipSpec | None = None
+
+    @model_validator(mode="after")
+    def _one_system(self) -> IlkSpec:
+        if (self.flip is None) == (self.clip is None):
+            raise spec_error(
+                "IlkSpec", ("flip",), "one_system", "exactly one of flip and clip must be given", self.flip
+            )
+        return self
+
+
+class VaultSpec(SpecModel):
+    """A vault (or a cohort of identical vaults merged): collateral ``ink`` and normalised debt ``art``."""
+
+    ilk: Name
+    ink: NonNegative
+    art: NonNegative = Field(description="Normalised debt; DAI owed is art * rate (rate starts at 1).")
+
+
+class KeeperSpec(SpecModel):
+    """How keepers see and reach the chain (their capital, gas and profit floor come from the engine)."""
+
+    latency: NonNegative = Field(default=0.0, description="Seconds after a kick before keepers see it.")
+    failure_prob: Fraction = Field(default=0.0, description="Chance a keeper fails on an auction in a step.")
+    capital_dai: NonNegative | None = Field(
+        default=None, description="Keepers' own DAI cap per round (None: only the engine's capital)."
+    )
+    flash_loans: bool = Field(
+        default=False, description="Clipper takes are flash-loan style (clipperCall): no DAI needed up front."
+    )
+    zero_bidder: bool = Field(
+        default=False, description="Whether someone bids zero_bid_dai on unbid auctions."
+    )
+    zero_bid_dai: NonNegative = 0.0
+    zero_bidder_latency: NonNegative = 0.0
+
+
+class PsmSpec(SpecModel):
+    """The Peg Stability Module as the keepers' source of DAI: USDC (at $1) in, DAI out at ``1 + tin``."""
+
+    line: NonNegative = Field(description="DAI the PSM can still mint (its debt ceiling less its debt).")
+    tin: Fraction = Field(default=0.0, description="Fee on USDC -> DAI.")
+
+
+class FlopSpec(SpecModel):
+    """Debt auctions: MKR minted to cover a deficit, with a linear price impact."""
+
+    mkr_price: Positive = Field(default=1000.0, description="MKR price (USD) when MKR is not a model asset.")
+    mkr_supply: Positive = Field(default=1_000_000.0)
+    elasticity: NonNegative = Field(default=1.0, description="Relative price drop per unit of supply minted.")
+
+
+class MakerSpec(SpecModel):
+    """A Maker deployment. Scenario ``type = "maker"``."""
+
+    name: Name
+    type: Literal["maker"]
+    dai: Name = "DAI"
+    dai_oracle: Name | None = None
+    dai_venues: list[Name] = Field(default_factory=list)
+    mkr: Name | None = Field(default=None, description="MKR as a model asset (its market price drives Flop).")
+    ilks: dict[Name, IlkSpec] = Field(min_length=1)
+    vaults: list[VaultSpec] = Field(default_factory=list)
+    Hole: Positive | None = Field(default=None, description="Dog.Hole, DAI (None: unlimited).")
+    surplus_dai: NonNegative = Field(default=0.0, description="Vow surplus at the start.")
+    keepers: KeeperSpec = KeeperSpec()
+    psm: PsmSpec | None = Field(default=None, description="A PSM keepers draw DAI from when it is cheaper.")
+    flop: FlopSpec = FlopSpec()
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _vault_ilks(self) -> MakerSpec:
+        for i, v in enumerate(self.vaults):
+            if v.ilk not in self.ilks:
+                raise spec_error(
+                    "MakerSpec",
+                    ("vaults", i, "ilk"),
+                    "unknown_ilk",
+                    f"must be one of {sorted(self.ilks)}",
+                    v.ilk,
+                )
+        oracle_of: dict[str, str] = {}
+        for name, ilk in self.ilks.items():
+            if oracle_of.setdefault(ilk.collateral, ilk.oracle) != ilk.oracle:
+                raise spec_error(
+                    "MakerSpec", ("ilks", name, "oracle"), "oracle_conflict",
+                    f"must be {oracle_of[ilk.collateral]!r} like the other ilks of {ilk.collateral}", ilk.oracle,
+                )  # fmt: skip
+            if ilk.collateral in (self.dai, self.mkr):
+                raise spec_error(
+                    "MakerSpec", ("ilks", name, "collateral"), "bad_collateral",
+                    "must not be the dai or mkr asset", ilk.collateral,
+                )  # fmt: skip
+        debt: dict[str, float] = {}
+        for v in self.vaults:
+            debt[v.ilk] = debt.get(v.ilk, 0.0) + v.art
+        for name, d in debt.items():
+            if d > self.ilks[name].line * (1 + 1e-12):
+                raise spec_error(
+                    "MakerSpec", ("ilks", name, "line"), "line_exceeded",
+                    f"must cover the vaults' debt {d:.6g}", self.ilks[name].line,
+                )  # fmt: skip
+        return self
+
+
+# --- vectorized Liquidations 2.0 arithmetic (held to firesale.mechanics.maker) ------------------------------------
+
+
+def abacus_price(
+    calc: str, top: np.ndarray, dur: np.ndarray, tau: float = 0.0, step: float = 1.0, cut: float = 1.0
+) -> np.ndarray:
+    """Clipper price after ``dur`` seconds from ``top`` (abaci.sol), float64, any broadcastable shapes.
+
+    ``linear``: ``top * (tau - dur) / tau`` (0 from ``tau`` on); ``stairstep``: ``top * cut ** floor(dur / step)``;
+    ``exponential``: ``top * cut ** dur``.
+
+    Examples
+    --------
+    >>> float(abacus_price("linear", np.array(1000.0), np.array(360.0), tau=3600.0))
+    900.0
+    """
+    top = np.asarray(top, dtype=float)
+    dur = np.maximum(np.asarray(dur, dtype=float), 0.0)
+    if calc == "linear":
+        return np.where(dur >= tau, 0.0, top * np.maximum(tau - dur, 0.0) / tau)
+    if calc == "stairstep":
+        return top * np.power(cut, np.floor(dur / step))
+    return top * np.power(cut, dur)
+
+
+def bark_amounts(
+    ink: np.ndarray, art: np.ndarray, rate: np.ndarray, chop: float, room: np.ndarray, dust: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What ``Dog.bark`` takes from vaults given the liquidation room left (dog.sol), elementwise.
+
+    Parameters
+    ----------
+    ink, art, rate, room : ndarray
+        Collateral, normalised debt, the ilk's rate and ``min(Hole - Dirt, hole - dirt)`` [DAI], broadcastable.
+    chop, dust : float
+        Penalty factor and dust [DAI].
+
+    Returns
+    -------
+    ok, dart, dink, due, tab : ndarray
+        Whether the bark goes through (room > 0, not a dusty partial, a non-zero lot), and its normalised debt,
+        collateral, debt ``dart * rate`` and target ``due * chop``; zero where not ``ok``.
+    """
+    dart = np.minimum(art, np.where(rate > 0, room / np.where(rate > 0, rate, 1.0) / chop, 0.0))
+    partial = art > dart
+    dusty_rest = partial & ((art - dart) * rate < dust)
+    dart = np.where(dusty_rest, art, dart)
+    bad = partial & ~dusty_rest & (dart * rate < dust)
+    dink = np.where(dart >= art, ink, np.where(art > 0, ink * dart / np.where(art > 0, art, 1.0), 0.0))
+    ok = (room > 0) & ~bad & (dink > 0)
+    dart = np.where(ok, dart, 0.0)
+    dink = np.where(ok, dink, 0.0)
+    due = dart * rate
+    return ok, dart, dink, due, due * chop
+
+
+def take_amounts(
+    lot: np.ndarray, tab: np.ndarray, price: np.ndarray, amt: np.ndarray, chost: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``Clipper.take`` of up to ``amt`` collateral at ``price`` (clip.sol), elementwise.
+
+    Returns
+    -------
+    ok, slice, owe : ndarray
+        Whether it goes through (not a forbidden partial purchase, a positive price), the collateral bought and the
+        DAI paid (capped at ``tab``; a partial purchase may not leave ``0 < tab < chost``).
+    """
+    sl = np.minimum(lot, amt)
+    owe = sl * price
+    safe_price = np.where(price > 0, price, 1.0)
+    over = owe > tab
+    owe = np.where(over, tab, owe)
+    sl = np.where(over, tab / safe_price, sl)
+    chost_case = ~over & (owe < tab) & (sl < lot) & (tab - owe < chost)
+    refused = chost_case & ~(tab > chost)
+    owe = np.where(chost_case & ~refused, tab - chost, owe)
+    sl = np.where(chost_case & ~refused, (tab - chost) / safe_price, sl)
+    ok = ~refused & (price > 0)
+    return ok, np.where(ok, sl, 0.0), np.where(ok, owe, 0.0)
+
+
+# --- the model ----------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class MakerState(ProtocolState):
+    """Per-path state; every array is in ``arrays`` (path axis first):
+
+    ``ink``, ``art`` (n_paths, n_vaults); ``rate``, ``dirt``, ``t_last`` (n_paths, n_ilks) / (n_paths,); the
+    auctions ``a_live``, ``a_lot``, ``a_tab``, ``a_bid`` (DAI raised so far), ``a_due``, ``a_usr`` (vault), ``a_tic``
+    (flip: bid expiry; clip: start), ``a_end``, ``a_top``, ``a_seen``, ``a_guy`` (n_paths, n_ilks, max_slots);
+    the Vow ``surplus``, ``deficit`` (realised, gross), ``flopped`` (DAI raised by Flop), ``mkr_minted``,
+    ``uncovered``; counters ``n_kicks``, ``n_deals``, ``n_zero``; and the collateral ledgers ``sold``,
+    ``returned``, ``coll0`` (n_paths, n_assets), ``path_key``.
+    """
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        return self.arrays[key]
+
+
+@register_protocol(MakerSpec)
+class MakerModel(ProtocolModel):
+    """Maker vaults, bites/barks and collateral auctions; see the module docstring for the mechanism.
+
+    Build with :meth:`build` from a :class:`MakerSpec` (or :meth:`from_parts` in tests and benchmarks).
+    """
+
+    types = ("maker",)
+    monotone_in_price = False  # keepers bid less, or not at all, when prices fall
+
+    def __init__(self, spec: MakerSpec, vault_ilk: np.ndarray, ink: np.ndarray, art: np.ndarray) -> None:
+        self.spec = spec
+        self.name = spec.name
+        self.ilk_names = tuple(spec.ilks)
+        ilks = [spec.ilks[n] for n in self.ilk_names]
+        collaterals: list[str] = []
+        for ilk in ilks:
+            if ilk.collateral not in collaterals:
+                collaterals.append(ilk.collateral)
+        assets = [*collaterals, spec.dai]
+        oracles = [next(i.oracle for i in ilks if i.collateral == c) for c in collaterals]
+        oracles.append(spec.dai_oracle or "")
+        venues = [
+            tuple(dict.fromkeys(v for i in ilks if i.collateral == c for v in i.venues)) for c in collaterals
+        ]
+        venues.append(tuple(spec.dai_venues))
+        if spec.mkr is not None:
+            assets.append(spec.mkr)
+            oracles.append("")
+            venues.append(())
+        self.assets = tuple(assets)
+        self.oracles = tuple(oracles)
+        self.sale_venues = tuple(venues)
+        self.dai_index = len(collaterals)
+        self.mkr_index = len(collaterals) + 1 if spec.mkr is not None else -1
+        self.ilk_asset = np.array([collaterals.index(i.collateral) for i in ilks], dtype=np.int64)
+        # Within an ilk, vaults are kept riskiest first (art / ink descending). Bites and barks take the same share
+        # of a vault's collateral and debt, and fees scale every vault's debt alike, so this order never changes:
+        # the unsafe vaults of a path are always among a prefix found by one binary search.
+        ink, art = np.asarray(ink, dtype=float), np.asarray(art, dtype=float)
+        ratio = np.where(ink > 0, art / np.where(ink > 0, ink, 1.0), -1.0)
+        order = np.lexsort((-ratio, np.asarray(vault_ilk)))
+        self.vault_ilk = np.asarray(vault_ilk, dtype=np.int64)[order]
+        self._ink0 = np.asarray(ink, dtype=float)[order]
+        self._art0 = np.asarray(art, dtype=float)[order]
+        bounds = np.searchsorted(self.vault_ilk, np.arange(len(ilks) + 1))
+        self.vault_slices = tuple(slice(int(bounds[i]), int(bounds[i + 1])) for i in range(len(ilks)))
+        self.max_slots = max(i.max_auctions for i in ilks)
+        self._neg_ratio = tuple(-ratio[order][sl] for sl in self.vault_slices)
+
+    # construction
+    @classmethod
+    def build(cls, spec: Any, scenario: Any, **options: Any) -> MakerModel:
+        """The model of ``spec`` (a :class:`MakerSpec`); ``scenario`` is not read beyond what the spec names."""
+        names = list(spec.ilks)
+        vault_ilk = np.array([names.index(v.ilk) for v in spec.vaults], dtype=np.int64)
+        ink = np.array([v.ink for v in spec.vaults], dtype=float)
+        art = np.array([v.art for v in spec.vaults], dtype=float)
+        return cls(spec, vault_ilk, ink, art)
+
+    @classmethod
+    def from_parts(
+        cls, spec: MakerSpec, vault_ilk: np.ndarray, ink: np.ndarray, art: np.ndarray
+    ) -> MakerModel:
+        """A model whose vaults come as arrays (``spec.vaults`` is ignored): for generated books and benchmarks.
+
+        Parameters
+        ----------
+        spec : MakerSpec
+        vault_ilk : ndarray of int, shape (n_vaults,)
+            Index into ``spec.ilks`` (insertion order) of each vault.
+        ink, art : ndarray of shape (n_vaults,)
+        """
+        return cls(spec, vault_ilk, ink, art)
+
+    def init_state(self, n_paths: int, rng: np.random.Generator | None = None) -> MakerState:
+        """The starting book on ``n_paths`` paths; ``rng`` keys the keepers' failures (module docstring)."""
+        if rng is None:
+            ss = np.random.SeedSequence(entropy=self.spec.seed, spawn_key=(model_key(self.name),))
+            rng = np.random.Generator(np.random.PCG64(ss))
+        n_i, n_s, n_a = len(self.ilk_names), self.max_slots, len(self.assets)
+        z3 = np.zeros((n_paths, n_i, n_s))
+        coll0 = np.zeros((n_paths, n_a))
+        for i, sl in enumerate(self.vault_slices):
+            coll0[:, self.ilk_asset[i]] += self._ink0[sl].sum()
+        arrays = {
+            "ink": np.tile(self._ink0, (n_paths, 1)),
+            "art": np.tile(self._art0, (n_paths, 1)),
+            "rate": np.ones((n_paths, n_i)),
+            "dirt": np.zeros((n_paths, n_i)),
+            "first_alive": np.zeros((n_paths, n_i), dtype=np.int64),
+            "t_last": np.full(n_paths, np.nan),
+            "a_live": np.zeros((n_paths, n_i, n_s), dtype=bool),
+            "a_lot": z3.copy(), "a_tab": z3.copy(), "a_bid": z3.copy(), "a_due": z3.copy(),
+            "a_usr": np.zeros((n_paths, n_i, n_s), dtype=np.int64),
+            "a_tic": z3.copy(), "a_end": z3.copy(), "a_top": z3.copy(), "a_seen": z3.copy(),
+            "a_guy": np.zeros((n_paths, n_i, n_s), dtype=np.int8),
+            "surplus": np.full(n_paths, self.spec.surplus_dai),
+            "deficit": np.zeros(n_paths), "flopped": np.zeros(n_paths), "mkr_minted": np.zeros(n_paths),
+            "uncovered": np.zeros(n_paths),
+            "psm_left": np.full(n_paths, self.spec.psm.line if self.spec.psm is not None else 0.0),
+            "psm_minted": np.zeros(n_paths), "incentives": np.zeros(n_paths),
+            "shortfall": np.zeros((n_paths, n_i)),
+            "n_kicks": np.zeros(n_paths, dtype=np.int64), "n_deals": np.zeros(n_paths, dtype=np.int64),
+            "n_zero": np.zeros(n_paths, dtype=np.int64),
+            "sold": np.zeros((n_paths, n_a)), "returned": np.zeros((n_paths, n_a)), "coll0": coll0,
+            "path_key": rng.integers(0, 2**63 - 1, size=n_paths, dtype=np.int64).astype(np.uint64),
+        }  # fmt: skip
+        return MakerState(arrays=arrays)
+
+    # one round
+    def round(self, state: ProtocolState, inputs: RoundInputs) -> Flows:
+        """Accrue fees, settle finished auctions, bite/bark unsafe vaults, let keepers bid or take, run Flop."""
+        a = state.arrays
+        n_paths, n_a = a["ink"].shape[0], len(self.assets)
+        flows = Flows.empty(self.name, n_paths, n_a)
+        flows.minted = np.zeros((n_paths, n_a))
+        act = np.asarray(inputs.active, dtype=bool)
+        t = float(inputs.time)
+        dai_px = np.where(inputs.market[:, self.dai_index] > 0, inputs.market[:, self.dai_index], 1e-12)
+        sold_usd = np.zeros((n_paths, n_a))  # this round's sales, for the quotes
+        quotes = Quotes(inputs.quotes, act, n_a)
+        own_dai = np.full(
+            n_paths, np.inf if self.spec.keepers.capital_dai is None else self.spec.keepers.capital_dai
+        )
+        self._accrue(a, act, t)
+        for i, name in enumerate(self.ilk_names):
+            ilk = self.spec.ilks[name]
+            if ilk.flip is not None:
+                self._flip_round(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai)
+            else:
+                self._clip_round(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai)
+        self._flop(a, act, inputs)
+        return flows
+
+    def _accrue(self, a: dict[str, np.ndarray], act: np.ndarray, t: float) -> None:
+        first = np.isnan(a["t_last"])
+        a["t_last"] = np.where(first, t, a["t_last"])
+        dt = np.where(act, np.maximum(t - a["t_last"], 0.0), 0.0)
+        if not np.any(dt > 0):
+            return
+        for i, name in enumerate(self.ilk_names):
+            duty = self.spec.ilks[name].duty
+            if duty <= 0:
+                continue
+            sl = self.vault_slices[i]
+            drate = a["rate"][:, i] * np.expm1(math.log1p(duty) * dt / _YEAR)
+            a["surplus"] += a["art"][:, sl].sum(axis=1) * drate
+            a["rate"][:, i] += drate
+        a["t_last"] = np.where(act, t, a["t_last"])
+
+    # -- shared pieces --
+    def _unsafe(
+        self, a: dict[str, np.ndarray], i: int, mat: float, oracle: np.ndarray, act: np.ndarray, need: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The unsafe vaults of ilk ``i`` the round can act on: ``(rows, mask, cols, n_waiting)``.
+
+        Vaults are sorted riskiest first, so on each path the unsafe ones are the vaults holding collateral among
+        those whose ``art / ink`` exceeds ``oracle / (mat * rate)`` (one binary search, with a 1e-9 margin), from
+        the first vault still holding collateral on. Each path looks at a window of ``4 * need + 8`` of them
+        (``need`` is the most a round can start: the free auction slots), compared exactly
+        (``ink * spot < art * rate``); ``mask`` and ``cols`` (vault index within the ilk) are (len(rows), width),
+        ``n_waiting`` counts the unsafe vaults past the window (they wait for a later round).
+        """
+        sl = self.vault_slices[i]
+        px = oracle[:, self.ilk_asset[i]]
+        rate = a["rate"][:, i]
+        thr = np.where(rate > 0, px / (mat * np.where(rate > 0, rate, 1.0)), np.inf)
+        n_cut = np.searchsorted(self._neg_ratio[i], -thr * (1.0 - 1e-9), side="left")
+        lo = a["first_alive"][:, i]
+        rows = np.nonzero(act & (px > 0) & (n_cut > lo))[0]
+        width = int(min((n_cut[rows] - lo[rows]).max(initial=0), 4 * need + 8))
+        cols = lo[rows, None] + np.arange(width)[None, :]
+        inside = cols < n_cut[rows, None]
+        cols = np.minimum(cols, max(sl.stop - sl.start - 1, 0))
+        ink = a["ink"][rows[:, None], sl.start + cols]
+        art = a["art"][rows[:, None], sl.start + cols]
+        # a vault without collateral cannot be bitten (nothing to auction); its debt is bad debt in `account`
+        unsafe = inside & (ink > 0) & (ink * (px[rows] / mat)[:, None] < art * rate[rows, None])
+        waiting = np.maximum(n_cut[rows] - lo[rows] - width, 0)
+        return rows, unsafe, cols, waiting
+
+    def _advance(self, a: dict[str, np.ndarray], i: int, rows: np.ndarray, cols: np.ndarray) -> None:
+        """Move ``first_alive`` past the vaults at the start of each row's window that hold no collateral."""
+        if rows.size == 0 or cols.shape[1] == 0:
+            return
+        sl = self.vault_slices[i]
+        alive = a["ink"][rows[:, None], sl.start + cols] > 0
+        end = cols[:, -1] + 1
+        first = np.where(alive.any(axis=1), cols[np.arange(rows.size), np.argmax(alive, axis=1)], end)
+        a["first_alive"][rows, i] = np.maximum(a["first_alive"][rows, i], first)
+
+    @staticmethod
+    def _candidates(mask: np.ndarray, k_max: int) -> np.ndarray:
+        """The first ``k_max`` True columns of each row, -1 padded, shape (n_paths, k_max)."""
+        out = np.full((mask.shape[0], k_max), -1, dtype=np.int64)
+        if k_max == 0:
+            return out
+        rows, cols = np.nonzero(mask)
+        rank = np.cumsum(mask, axis=1)[rows, cols] - 1
+        keep = rank < k_max
+        out[rows[keep], rank[keep]] = cols[keep]
+        return out
+
+    def _free_slots(self, a: dict[str, np.ndarray], i: int, n_s: int) -> np.ndarray:
+        return self._candidates(~a["a_live"][:, i, :n_s], n_s)
+
+    def _seen_ok(self, a: dict[str, np.ndarray], i: int, s: int, t: float) -> np.ndarray:
+        """Whether keepers see auction slot ``s`` and do not fail on it this step, shape (n_paths,)."""
+        ok = a["a_seen"][:, i, s] <= t
+        fp = self.spec.keepers.failure_prob
+        if fp > 0:
+            ok &= uniforms(a["path_key"], int(round(t)), i, s) >= fp
+        return ok
+
+    def _end(self, a: dict[str, np.ndarray], i: int, s: int, done: np.ndarray) -> None:
+        """Charge the Vow the debt of the auctions in slot ``s`` that end on ``done`` paths and free the slot."""
+        short = np.maximum(a["a_due"][:, i, s] - a["a_bid"][:, i, s], 0.0)
+        a["surplus"] -= np.where(done, a["a_due"][:, i, s], 0.0)
+        a["shortfall"][:, i] += np.where(done, short, 0.0)
+        a["a_live"][:, i, s] &= ~done
+        for key in ("a_lot", "a_tab", "a_bid", "a_due"):
+            a[key][:, i, s] = np.where(done, 0.0, a[key][:, i, s])
+        a["a_guy"][:, i, s] = np.where(done, _GUY_NONE, a["a_guy"][:, i, s])
+
+    def _dai_cost(self, a: dict[str, np.ndarray], dai_px: np.ndarray) -> np.ndarray:
+        """USD per DAI at the margin: the PSM's ``1 + tin`` while it has room and is cheaper, else the market."""
+        if self.spec.psm is None:
+            return dai_px
+        return np.where(a["psm_left"] > 0, np.minimum(dai_px, 1.0 + self.spec.psm.tin), dai_px)
+
+    def _budget(self, a, liq, dai_px, own_dai) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """DAI the keepers can still get this round: from the PSM first (when cheaper), then the market."""
+        usd = np.maximum(liq.capital_usd, 0.0)
+        if self.spec.psm is None:
+            return np.minimum(usd / dai_px, own_dai)
+        fee = 1.0 + self.spec.psm.tin
+        via_psm = np.where(fee <= dai_px, np.minimum(usd, a["psm_left"] * fee), 0.0)
+        return np.minimum(via_psm / fee + (usd - via_psm) / dai_px, own_dai)
+
+    def _spend(self, a, liq, flows, dai_px, own_dai, dai) -> None:  # type: ignore[no-untyped-def]
+        """The keepers get ``dai`` DAI: PSM first (minted against USDC), the rest bought at the market."""
+        own_dai -= dai
+        market = dai
+        cost = dai * dai_px
+        if self.spec.psm is not None:
+            fee = 1.0 + self.spec.psm.tin
+            x = np.where(fee <= dai_px, np.minimum(dai, a["psm_left"]), 0.0)
+            a["psm_left"] -= x
+            a["psm_minted"] += x
+            flows.minted[:, self.dai_index] += x
+            market = dai - x
+            cost = x * fee + market * dai_px
+        flows.buy[:, self.dai_index] += market
+        flows.spent_usd += cost
+        liq.capital_usd -= cost
+
+    def _kick(self, a, i, s_idx, v_idx, rows, lot, tab, due, t, seen) -> None:  # type: ignore[no-untyped-def]
+        a["a_live"][rows, i, s_idx] = True
+        a["a_lot"][rows, i, s_idx] = lot
+        a["a_tab"][rows, i, s_idx] = tab
+        a["a_due"][rows, i, s_idx] = due
+        a["a_bid"][rows, i, s_idx] = 0.0
+        a["a_usr"][rows, i, s_idx] = v_idx
+        a["a_seen"][rows, i, s_idx] = seen
+        a["a_guy"][rows, i, s_idx] = _GUY_NONE
+        np.add.at(a["n_kicks"], rows, 1)
+
+    # -- Cat / Flipper --
+    def _flip_round(self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai) -> None:  # type: ignore[no-untyped-def]
+        fl, kp = ilk.flip, self.spec.keepers
+        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        mkt = inputs.market[:, r]
+        # deal finished auctions, tick unbid ones
+        for s in range(n_s):
+            live = a["a_live"][:, i, s] & act
+            has_bid = a["a_guy"][:, i, s] != _GUY_NONE
+            done = live & has_bid & ((a["a_tic"][:, i, s] < t) | (a["a_end"][:, i, s] < t))
+            if np.any(done):
+                lot = np.where(done, a["a_lot"][:, i, s], 0.0)
+                flows.sell[:, r] += lot
+                a["sold"][:, r] += lot
+                sold_usd[:, r] += lot * mkt
+                a["n_deals"] += done
+                a["n_zero"] += done & (a["a_guy"][:, i, s] == _GUY_ZERO)
+                flows.n_actions += done
+                self._end(a, i, s, done)
+            tick = live & ~has_bid & (a["a_end"][:, i, s] < t)
+            a["a_end"][:, i, s] = np.where(tick, t + fl.tau, a["a_end"][:, i, s])
+        # bite
+        sl = self.vault_slices[i]
+        rows_u, unsafe, ucols, waiting = self._unsafe(a, i, ilk.mat, inputs.oracle, act, n_s)
+        free = self._free_slots(a, i, n_s)[rows_u]
+        n_free = (free >= 0).sum(axis=1)
+        budget = np.minimum(n_free, np.maximum(liq.slots[rows_u], 0))
+        rank = np.cumsum(unsafe, axis=1)
+        bite = unsafe & (rank <= budget[:, None])
+        flows.n_unserved[rows_u] += (unsafe & ~bite).sum(axis=1) + waiting
+        if np.any(bite):
+            ri, cols = np.nonzero(bite)
+            rows = rows_u[ri]
+            s_idx = free[ri, rank[ri, cols] - 1]
+            v = ucols[ri, cols] + sl.start
+            ink, art = a["ink"][rows, v], a["art"][rows, v]
+            lot = np.minimum(ink, fl.lump)
+            dart = np.where(lot >= ink, art, np.minimum(art, lot * art / ink))  # the whole vault exactly
+            due = dart * a["rate"][rows, i]
+            a["ink"][rows, v] = ink - lot
+            a["art"][rows, v] = art - dart
+            self._kick(a, i, s_idx, v, rows, lot, due * ilk.chop, due, t, t + kp.latency)
+            a["a_tic"][rows, i, s_idx] = np.inf
+            a["a_end"][rows, i, s_idx] = t + fl.tau
+            n_bit = bite.sum(axis=1)
+            flows.n_actions[rows_u] += n_bit
+            liq.slots[rows_u] -= n_bit
+            self._advance(a, i, rows_u, ucols)
+        # bids, one per auction per round
+        for s in range(n_s):
+            live = a["a_live"][:, i, s] & act
+            open_ = (
+                live
+                & (a["a_end"][:, i, s] > t)
+                & ((a["a_tic"][:, i, s] > t) | ~np.isfinite(a["a_tic"][:, i, s]))
+            )
+            if not np.any(open_):
+                continue
+            lot, tab, bid = a["a_lot"][:, i, s], a["a_tab"][:, i, s], a["a_bid"][:, i, s]
+            keeper = open_ & self._seen_ok(a, i, s, t) & (liq.slots > 0)
+            value = quotes.proceeds(r, sold_usd[:, r], lot * mkt)
+            net = value - liq.gas_usd - liq.min_profit_usd
+            cost = self._dai_cost(a, dai_px)
+            cap = self._budget(a, liq, dai_px, own_dai)
+            # tend: raise the bid towards the keepers' reservation value
+            want = np.minimum(np.minimum(net / cost, tab), bid + cap)
+            tend = keeper & (bid < tab) & (want > bid) & ((want >= bid * fl.beg) | (want >= tab))
+            want = np.where(want >= tab, tab, want)
+            # dent: lower the lot towards the smallest one whose proceeds cover tab
+            avg = np.where(lot > 0, value / np.where(lot > 0, lot, 1.0), 0.0)
+            need = np.where(
+                avg > 0,
+                (tab * cost + liq.gas_usd + liq.min_profit_usd) / np.where(avg > 0, avg, 1.0),
+                np.inf,
+            )
+            dent = keeper & ~tend & (bid >= tab) & (need > 0) & (need * fl.beg <= lot)
+            inc = np.where(tend, want - bid, 0.0)
+            self._spend(a, liq, flows, dai_px, own_dai, inc)
+            a["surplus"] += inc
+            a["a_bid"][:, i, s] = np.where(tend, want, bid)
+            back = np.where(dent, lot - need, 0.0)
+            a["returned"][:, r] += back
+            a["a_lot"][:, i, s] = lot - back
+            bidded = tend | dent
+            a["a_guy"][:, i, s] = np.where(bidded, _GUY_KEEPER, a["a_guy"][:, i, s])
+            # the zero bidder takes unbid auctions it has seen
+            zero = (
+                kp.zero_bidder & open_ & ~bidded & (a["a_guy"][:, i, s] == _GUY_NONE)
+                & (a["a_seen"][:, i, s] - kp.latency + kp.zero_bidder_latency <= t)
+            )  # fmt: skip
+            a["a_bid"][:, i, s] = np.where(zero, kp.zero_bid_dai, a["a_bid"][:, i, s])
+            a["surplus"] += np.where(zero, kp.zero_bid_dai, 0.0)
+            a["a_guy"][:, i, s] = np.where(zero, _GUY_ZERO, a["a_guy"][:, i, s])
+            a["a_tic"][:, i, s] = np.where(bidded | zero, t + fl.ttl, a["a_tic"][:, i, s])
+            liq.slots -= bidded
+            flows.n_actions += bidded | zero
+
+    # -- Dog / Clipper --
+    def _clip_round(self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai) -> None:  # type: ignore[no-untyped-def]
+        cp, kp = ilk.clip, self.spec.keepers
+        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        mkt, feed = inputs.market[:, r], inputs.oracle[:, r]
+        chost = ilk.dust * ilk.chop
+        Hole = np.inf if self.spec.Hole is None else self.spec.Hole
+        sl = self.vault_slices[i]
+        # bark, in vault order, while room and slots last
+        rows_u, unsafe, ucols, waiting = self._unsafe(a, i, ilk.mat, inputs.oracle, act, n_s)
+        free = self._free_slots(a, i, n_s)[rows_u]
+        cand = self._candidates(unsafe, n_s)
+        served = np.zeros(unsafe.shape, dtype=bool)
+        k_free = np.zeros(rows_u.shape[0], dtype=np.int64)
+        sub = np.arange(rows_u.shape[0])
+        for k in range(n_s if rows_u.size else 0):
+            v = cand[:, k]
+            slot = free[sub, np.minimum(k_free, n_s - 1)]
+            go = (
+                (v >= 0)
+                & (slot >= 0)
+                & (k_free < n_s)
+                & (liq.slots[rows_u] > 0)
+                & (feed[rows_u] * cp.buf > 0)
+            )
+            if not np.any(go):
+                if not np.any(v >= 0):
+                    break
+                continue
+            vv = ucols[sub, np.where(go, v, 0)] + sl.start
+            dirt_all = a["dirt"][rows_u].sum(axis=1)
+            dirt = a["dirt"][rows_u, i]
+            room = np.minimum(Hole - dirt_all, cp.hole - dirt)
+            ink, art = a["ink"][rows_u, vv], a["art"][rows_u, vv]
+            ok, dart, dink, due, tab = bark_amounts(ink, art, a["rate"][rows_u, i], ilk.chop, room, ilk.dust)
+            ok &= go & (Hole > dirt_all) & (cp.hole > dirt)
+            if not np.any(ok):
+                continue
+            idx = np.nonzero(ok)[0]
+            rows = rows_u[idx]
+            a["ink"][rows, vv[idx]] -= dink[idx]
+            a["art"][rows, vv[idx]] -= dart[idx]
+            a["dirt"][rows, i] += tab[idx]
+            s_idx = slot[idx]
+            self._kick(a, i, s_idx, vv[idx], rows, dink[idx], tab[idx], due[idx], t, t + kp.latency)
+            a["a_tic"][rows, i, s_idx] = t
+            a["a_top"][rows, i, s_idx] = feed[rows] * cp.buf
+            if cp.tip > 0 or cp.chip > 0:
+                pay = cp.tip + tab[idx] * cp.chip
+                a["surplus"][rows] -= pay
+                a["incentives"][rows] += pay
+                flows.minted[rows, self.dai_index] += pay
+            served[idx, v[idx]] = True
+            k_free += ok
+            flows.n_actions[rows_u] += ok
+            liq.slots[rows_u] -= ok
+        flows.n_unserved[rows_u] += (unsafe & ~served).sum(axis=1) + waiting
+        self._advance(a, i, rows_u, ucols)
+        # redo and take, auction by auction
+        for s in range(n_s):
+            live = a["a_live"][:, i, s] & act
+            if not np.any(live):
+                continue
+            keeper = live & self._seen_ok(a, i, s, t) & (liq.slots > 0)
+            top, tic = a["a_top"][:, i, s], a["a_tic"][:, i, s]
+            price = abacus_price(cp.calc, top, t - tic, tau=cp.tau or 0.0, step=cp.step or 1.0, cut=cp.cut)
+            done = (t - tic > cp.tail) | (price < cp.cusp * top)
+            redo = keeper & done & (feed * cp.buf > 0)
+            if np.any(redo):
+                lot, tab = a["a_lot"][:, i, s], a["a_tab"][:, i, s]
+                a["a_top"][:, i, s] = np.where(redo, feed * cp.buf, top)
+                a["a_tic"][:, i, s] = np.where(redo, t, tic)
+                if cp.tip > 0 or cp.chip > 0:
+                    paid = redo & (tab >= chost) & (lot * feed >= chost)
+                    pay = np.where(paid, cp.tip + tab * cp.chip, 0.0)
+                    a["surplus"] -= pay
+                    a["incentives"] += pay
+                    flows.minted[:, self.dai_index] += pay
+                liq.slots -= redo
+                flows.n_actions += redo
+                price = np.where(redo, a["a_top"][:, i, s], price)
+                done = done & ~redo
+            keeper &= ~done & (liq.slots > 0)
+            lot, tab = a["a_lot"][:, i, s], a["a_tab"][:, i, s]
+            cap = self._budget(a, liq, dai_px, own_dai)
+            cost = self._dai_cost(a, dai_px)
+            if kp.flash_loans:  # the collateral's sale pays the DAI back within the transaction
+                cap = np.full(cap.shape, np.inf)
+            amt = np.where(price > 0, cap / np.where(price > 0, price, 1.0), lot)
+            ok, bought, owe = take_amounts(lot, tab, price, amt, chost)
+            gain = quotes.proceeds(r, sold_usd[:, r], bought * mkt)
+            ok &= keeper & (bought > 0) & (gain - owe * cost - liq.gas_usd >= liq.min_profit_usd)
+            if not np.any(ok):
+                continue
+            bought, owe = np.where(ok, bought, 0.0), np.where(ok, owe, 0.0)
+            lot_left, tab_left = lot - bought, tab - owe
+            emptied = ok & (lot_left <= 0)
+            raised = ok & ~emptied & (tab_left <= 0)
+            a["dirt"][:, i] -= np.where(emptied, tab, owe)
+            a["a_lot"][:, i, s], a["a_tab"][:, i, s] = lot_left, tab_left
+            a["a_bid"][:, i, s] += owe
+            a["surplus"] += owe
+            back = np.where(raised, lot_left, 0.0)
+            a["returned"][:, r] += back
+            a["a_lot"][:, i, s] -= back
+            flows.sell[:, r] += bought
+            a["sold"][:, r] += bought
+            sold_usd[:, r] += bought * mkt
+            if (
+                kp.flash_loans
+            ):  # DAI flash-minted, repaid from the sale: bought at the market, no capital tied
+                flows.buy[:, self.dai_index] += owe
+                flows.spent_usd += owe * dai_px
+            else:
+                self._spend(a, liq, flows, dai_px, own_dai, owe)
+            liq.slots -= ok
+            flows.n_actions += ok
+            fin = emptied | raised
+            a["n_deals"] += fin
+            self._end(a, i, s, fin)
+
+    # -- Vow / Flop --
+    def _flop(self, a: dict[str, np.ndarray], act: np.ndarray, inputs: RoundInputs) -> None:
+        need = np.where(act, np.maximum(-a["surplus"], 0.0), 0.0)
+        if not np.any(need > 0):
+            return
+        fs = self.spec.flop
+        base = inputs.market[:, self.mkr_index] if self.mkr_index >= 0 else np.full(need.shape, fs.mkr_price)
+        e, supply = fs.elasticity, fs.mkr_supply
+        p0 = np.maximum(base * (1.0 - e * a["mkr_minted"] / supply), 0.0)
+        if e == 0:
+            can, minted = need, np.where(p0 > 0, need / np.where(p0 > 0, p0, 1.0), 0.0)
+        else:
+            # m p0 (1 - e m / S) = D; the most minting can raise is p0 S / (4 e), at m = S / (2 e)
+            cap = p0 * supply / (4.0 * e)
+            can = np.minimum(need, cap)
+            disc = np.sqrt(np.maximum(1.0 - np.where(cap > 0, can / np.where(cap > 0, cap, 1.0), 1.0), 0.0))
+            minted = np.where(p0 > 0, 2.0 * can / np.where(p0 > 0, p0, 1.0) / (1.0 + disc), 0.0)
+        a["deficit"] += need
+        a["flopped"] += can
+        a["mkr_minted"] += minted
+        a["uncovered"] += need - can
+        a["surplus"] += (
+            need  # the shortfall is booked (covered by MKR or left uncovered); the ledger restarts at 0
+        )
+
+    # books
+    def account(self, state: ProtocolState, market: np.ndarray, by_asset: bool = False) -> Accounts:
+        """Books at market prices: realised deficit plus the shortfall of underwater vaults and live auctions."""
+        a = state.arrays
+        n_paths, n_a = a["ink"].shape[0], len(self.assets)
+        dai = market[:, self.dai_index]
+        assets = np.zeros(n_paths)
+        liabilities = np.zeros(n_paths)
+        bad_by_asset = np.zeros((n_paths, n_a))
+        for i in range(len(self.ilk_names)):
+            r, sl = int(self.ilk_asset[i]), self.vault_slices[i]
+            px = market[:, r]
+            coll = a["ink"][:, sl] * px[:, None]
+            debt = a["art"][:, sl] * (a["rate"][:, i] * dai)[:, None]
+            lots = a["a_lot"][:, i] * px[:, None]
+            owed = np.where(a["a_live"][:, i], np.maximum(a["a_due"][:, i] - a["a_bid"][:, i], 0.0), 0.0)
+            owed = owed * dai[:, None]
+            assets += coll.sum(axis=1) + lots.sum(axis=1)
+            liabilities += debt.sum(axis=1) + owed.sum(axis=1)
+            bad_by_asset[:, r] += np.maximum(debt - coll, 0.0).sum(axis=1) + np.maximum(owed - lots, 0.0).sum(
+                axis=1
+            )
+        # realised deficit, attributed to ilks by their auctions' shortfalls
+        short = a["shortfall"]
+        tot = short.sum(axis=1)
+        realised = a["deficit"] * dai
+        for i in range(len(self.ilk_names)):
+            w = np.where(tot > 0, short[:, i] / np.where(tot > 0, tot, 1.0), 1.0 / len(self.ilk_names))
+            bad_by_asset[:, int(self.ilk_asset[i])] += realised * w
+        bad = bad_by_asset.sum(axis=1)
+        reserves = (a["flopped"] + np.maximum(a["surplus"], 0.0)) * dai
+        return Accounts(
+            assets_usd=assets + np.maximum(a["surplus"], 0.0) * dai, liabilities_usd=liabilities,
+            bad_debt_usd=bad, reserves_usd=reserves, bad_debt_by_asset=bad_by_asset,
+        )  # fmt: skip
+
+    def series(self) -> dict[str, str]:
+        return {
+            "mkr_minted": "MKR minted by Flop, cumulative",
+            "mkr_price": "MKR price after the Flop impact, USD (spec price when MKR is not a model asset)",
+            "deficit_dai": "realised deficit (DAI), cumulative",
+            "uncovered_dai": "deficit Flop could not cover (DAI), cumulative",
+            "psm_minted_dai": "DAI keepers drew from the PSM, cumulative",
+            "surplus_dai": "Vow surplus (DAI)",
+            "n_auctions": "auctions kicked, cumulative",
+            "n_zero_bid": "auctions won by a zero bid, cumulative",
+            "live_auctions": "auctions running",
+        }
+
+    def record(self, state: ProtocolState, name: str, market: np.ndarray) -> np.ndarray:
+        a = state.arrays
+        fs = self.spec.flop
+        values = {
+            "mkr_minted": lambda: a["mkr_minted"],
+            "mkr_price": lambda: (
+                (market[:, self.mkr_index] if self.mkr_index >= 0 else fs.mkr_price)
+                * np.maximum(1.0 - fs.elasticity * a["mkr_minted"] / fs.mkr_supply, 0.0)
+            ),
+            "deficit_dai": lambda: a["deficit"],
+            "uncovered_dai": lambda: a["uncovered"],
+            "psm_minted_dai": lambda: a["psm_minted"],
+            "surplus_dai": lambda: a["surplus"],
+            "n_auctions": lambda: a["n_kicks"].astype(float),
+            "n_zero_bid": lambda: a["n_zero"].astype(float),
+            "live_auctions": lambda: a["a_live"].sum(axis=(1, 2)).astype(float),
+        }
+        if name not in values:
+            return super().record(state, name, market)
+        return np.asarray(values[name](), dtype=float)
+
+    def check_conservation(self, state: ProtocolState, out: dict[str, np.ndarray]) -> list[str]:
+        """Collateral: vaults + auction lots + sold + returned to owners = the starting book; no negative balance;
+        dirt equals the live Clipper auctions' tabs."""
+        a = state.arrays
+        problems = []
+        for key in ("ink", "art", "a_lot", "a_tab", "a_bid", "dirt"):
+            worst = float(a[key].min(initial=0.0))
+            if worst < -1e-9 * max(1.0, float(np.abs(a[key]).max(initial=0.0))):
+                problems.append(f"{self.name}: negative {key} ({worst:.3g})")
+        held = np.zeros_like(a["coll0"])
+        for i in range(len(self.ilk_names)):
+            r = int(self.ilk_asset[i])
+            held[:, r] += a["ink"][:, self.vault_slices[i]].sum(axis=1) + a["a_lot"][:, i].sum(axis=1)
+        total = held + a["sold"] + a["returned"]
+        err = np.abs(total - a["coll0"]) > 1e-9 * np.maximum(a["coll0"], 1.0)
+        if np.any(err):
+            problems.append(f"{self.name}: collateral not conserved on {int(err.any(axis=1).sum())} paths")
+        if "sold" in out:
+            sold = np.asarray(out["sold"])[:, : len(self.assets)]
+            bad = np.abs(sold[:, : self.dai_index] - a["sold"][:, : self.dai_index]) > 1e-9 * np.maximum(
+                a["coll0"][:, : self.dai_index], 1.0
+            )
+            if np.any(bad):
+                problems.append(
+                    f"{self.name}: collateral sold differs from the flows' on {int(bad.any(axis=1).sum())} paths"
+                )
+        for i, name in enumerate(self.ilk_names):
+            if self.spec.ilks[name].clip is not None:
+                tabs = np.where(a["a_live"][:, i], a["a_tab"][:, i], 0.0).sum(axis=1)
+                if np.any(np.abs(tabs - a["dirt"][:, i]) > 1e-9 * np.maximum(tabs, 1.0)):
+                    problems.append(f"{self.name}: dirt of {name} differs from its auctions' tabs")
+        return problems
