@@ -1,0 +1,51 @@
+"""Monitor: indicators over time, the failure-state classifier, early warning, model-risk backtests, alerts.
+
+* :mod:`firesale.monitor.indicators`: depth, slippage, volatility against the liquidation buffer, oracle deviation,
+  staleness and update frequency, correlation, health factors and debt near liquidation, utilisation,
+  concentration, reserve coverage, tail tests; on frames indexed by time and on arrays of paths alike.
+* :func:`compute_indicators` / :func:`path_indicators` build the classifier's table from market data or a run;
+  :func:`classify` grades it (:class:`ClassifierConfig` holds the thresholds).
+* :mod:`firesale.monitor.warning`: lead times on the shipped replays and false alarms on calm history.
+* :mod:`firesale.monitor.backtest`: Kupiec and Christoffersen tests of VaR models.
+* :class:`SnapshotMonitor`: the same over a directory of snapshots, with alerts on state changes;
+  :mod:`firesale.monitor.page` serves its live page on the loopback interface.
+
+See ``docs/monitor.md``.
+"""
+
+from firesale.monitor._assemble import compute_indicators, path_indicators
+from firesale.monitor.backtest import (
+    BacktestResult,
+    backtest_var,
+    christoffersen_independence,
+    conditional_coverage,
+    kupiec_pof,
+    var_forecast,
+)
+from firesale.monitor.classifier import Classification, classify, grade
+from firesale.monitor.snapshots import Alert, SnapshotMonitor
+from firesale.monitor.thresholds import DIMENSIONS, Band, ClassifierConfig
+from firesale.monitor.warning import EVENTS, calibrate_config, early_warning, false_alarms
+
+__all__ = [
+    "DIMENSIONS",
+    "EVENTS",
+    "Alert",
+    "BacktestResult",
+    "Band",
+    "Classification",
+    "ClassifierConfig",
+    "SnapshotMonitor",
+    "backtest_var",
+    "calibrate_config",
+    "christoffersen_independence",
+    "classify",
+    "compute_indicators",
+    "conditional_coverage",
+    "early_warning",
+    "false_alarms",
+    "grade",
+    "kupiec_pof",
+    "path_indicators",
+    "var_forecast",
+]
