@@ -1,0 +1,331 @@
+"""Run path blocks of one or many scenarios (sweep points) in this process or on a Dask cluster.
+
+The unit of work is :func:`firesale.engine.simulate.run_blocks` on a chunk of consecutive path blocks of one
+scenario. Random streams are keyed by (component, block), so a chunk's paths do not depend on which other chunks
+exist, where they run or in which order they finish; results are put back in block order, which makes them
+bit-identical to :func:`firesale.simulate` for any worker count and chunking. With a run store, every finished
+chunk is written to the run's folder (:class:`firesale.store._blocks.BlockLog`) before it counts as done, so a run
+killed mid-way resumes with only the missing blocks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import secrets
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from firesale._version import __version__
+from firesale.engine.seeding import BLOCK_SIZE
+from firesale.engine.simulate import run_blocks
+from firesale.exceptions import ParameterError, StoreError
+from firesale.results import SimulationResult
+from firesale.scenario import Scenario, load_scenario
+from firesale.store import RunStore
+from firesale.store._blocks import BlockLog, reopen_run
+
+__all__ = ["PointRun", "chunk_ranges", "run_points", "run_simulation"]
+
+Progress = Callable[[float], None]
+#: Called after each chunk is stored, with (point index, block range); raising from it stops the run there
+#: (the store keeps every chunk finished so far), which is how tests simulate a kill.
+ChunkHook = Callable[[int, range], None]
+
+
+def chunk_ranges(blocks: Sequence[int], chunk_blocks: int) -> list[range]:
+    """Split sorted block numbers into ranges of at most ``chunk_blocks`` consecutive blocks."""
+    out: list[range] = []
+    start = prev = -2
+    for b in blocks:
+        if b == prev + 1 and b - start < chunk_blocks:
+            prev = b
+        else:
+            if start >= 0:
+                out.append(range(start, prev + 1))
+            start = prev = b
+    if start >= 0:
+        out.append(range(start, prev + 1))
+    return out
+
+
+def _default_chunk(n_blocks: int, n_workers: int) -> int:
+    # Several chunks per worker balance the load; 16 blocks (4,096 paths) bound a chunk's memory as simulate's
+    # default batch does.
+    return max(1, min(16, -(-n_blocks // (4 * max(1, n_workers)))))
+
+
+def _task(scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str) -> Any:
+    return run_blocks(scenario, seed, blocks, n_paths, kernel=kernel)
+
+
+@dataclasses.dataclass
+class PointRun:
+    """One scenario's run in progress: what is done, and where it is stored."""
+
+    scenario: Scenario
+    seed: int
+    n_paths: int
+    run_id: str | None = None
+    log: BlockLog | None = None
+    chunks: dict[int, tuple[range, pd.DataFrame, dict[str, np.ndarray]]] = dataclasses.field(
+        default_factory=dict
+    )
+    started: float = dataclasses.field(default_factory=time.perf_counter)
+    result: SimulationResult | None = None
+
+    @property
+    def n_blocks(self) -> int:
+        return -(-self.n_paths // BLOCK_SIZE)
+
+    def missing(self) -> list[int]:
+        done = np.zeros(self.n_blocks, dtype=bool)
+        for r, _, _ in self.chunks.values():
+            done[r.start : r.stop] = True
+        return [int(b) for b in np.flatnonzero(~done)]
+
+    def load_completed(self) -> None:
+        if self.log is None:
+            return
+        for r in self.log.completed():
+            if r.stop > self.n_blocks:
+                raise StoreError(f"Run {self.run_id} holds blocks {r} beyond its {self.n_blocks} blocks.")
+            frame, arrays = self.log.load(r)
+            self.chunks[r.start] = (r, frame, arrays)
+
+    def assemble(self) -> SimulationResult:
+        ordered = [self.chunks[k] for k in sorted(self.chunks)]
+        spec = self.scenario.spec
+        names = sorted({n for _, _, a in ordered for n in a})
+        return SimulationResult(
+            scenario=self.scenario,
+            seed=int(self.seed),
+            n_paths=int(self.n_paths),
+            version=__version__,
+            metrics=pd.concat([f for _, f, _ in ordered]),
+            paths={n: np.concatenate([a[n] for _, _, a in ordered], axis=0) for n in names},
+            asset_names=[a.name for a in spec.assets],
+            protocol_names=[p.name for p in spec.protocols],
+            dt=spec.simulation.dt,
+            wall_seconds=time.perf_counter() - self.started,
+        )
+
+
+def _execute(
+    jobs: list[tuple[int, range]], points: list[PointRun], client: Any, kernel: str
+) -> Iterator[tuple[int, range, Any]]:
+    """Yield (point, blocks, run_blocks output) as jobs finish (in order when run in this process)."""
+    if client is None:
+        for i, blocks in jobs:
+            p = points[i]
+            yield i, blocks, _task(p.scenario, p.seed, blocks, p.n_paths, kernel)
+        return
+    from distributed import as_completed
+
+    tag = secrets.token_hex(4)
+    # Broadcast: data scattered to one worker would pin every task of the point to that worker (data locality).
+    shared = {
+        i: client.scatter(points[i].scenario, hash=False, broadcast=True)
+        for i in sorted({i for i, _ in jobs})
+    }
+    futures, where = [], {}
+    for i, blocks in jobs:
+        p = points[i]
+        key = f"firesale-blocks-{tag}-{i}-{blocks.start}-{blocks.stop}"
+        fut = client.submit(_task, shared[i], p.seed, blocks, p.n_paths, kernel, key=key, pure=False)
+        futures.append(fut)
+        where[fut.key] = (i, blocks)
+    try:
+        for fut, value in as_completed(futures, loop=client.loop, with_results=True):
+            i, blocks = where[fut.key]
+            yield i, blocks, value
+    finally:
+        client.cancel(futures)
+
+
+def run_points(
+    points: list[PointRun],
+    *,
+    client: Any = None,
+    store: RunStore | None = None,
+    chunk_blocks: int | None = None,
+    kernel: str = "numba",
+    progress: Progress | None = None,
+    on_chunk: ChunkHook | None = None,
+    on_point: Callable[[int, SimulationResult], None] | None = None,
+) -> list[SimulationResult]:
+    """Compute every missing block of every point, storing chunks as they finish and each point when whole.
+
+    Points with a ``run_id`` must already be running in ``store``; their completed chunks are loaded first. On an
+    error or Ctrl-C every unfinished run is marked "failed" or "interrupted" and the error propagates; completed
+    chunks stay in the store for a resume.
+    """
+    for p in points:
+        p.load_completed()
+    n_workers = 1
+    if client is not None:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    jobs: list[tuple[int, range]] = []
+    for i, p in enumerate(points):
+        size = chunk_blocks or _default_chunk(p.n_blocks, n_workers)
+        jobs += [(i, r) for r in chunk_ranges(p.missing(), size)]
+    total = sum(p.n_blocks for p in points)
+    done = total - sum(len(r) for _, r in jobs)
+    if progress is not None:
+        progress(done / total)
+
+    def finish(i: int) -> None:
+        p = points[i]
+        p.result = p.assemble()
+        if store is not None and p.run_id is not None:
+            store.finish(
+                p.run_id,
+                metrics=p.result.metrics,
+                summary=p.result.summary(),
+                series={"series": p.result.series},
+                wall_seconds=p.result.wall_seconds,
+            )
+            if p.log is not None:
+                p.log.clear()
+        if on_point is not None:
+            on_point(i, p.result)
+        p.chunks.clear()  # the result holds the paths now
+
+    try:
+        for i, p in enumerate(points):
+            if not p.missing():
+                finish(i)
+        for i, blocks, (frame, arrays) in _execute(jobs, points, client, kernel):
+            p = points[i]
+            if p.log is not None:
+                p.log.save(blocks, frame, arrays)
+            p.chunks[blocks.start] = (blocks, frame, arrays)
+            done += len(blocks)
+            if progress is not None:
+                progress(done / total)
+            if on_chunk is not None:
+                on_chunk(i, blocks)
+            if not p.missing():
+                finish(i)
+    except BaseException as exc:
+        if store is not None:
+            status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
+            message = (
+                "stopped by the user (Ctrl-C)" if status == "interrupted" else f"{type(exc).__name__}: {exc}"
+            )
+            for p in points:
+                if p.run_id is not None and p.result is None:
+                    # Already marked, or the store is what failed: the block files are still there.
+                    with contextlib.suppress(StoreError):
+                        store.mark(p.run_id, status, message)
+        raise
+    return [p.result for p in points]  # type: ignore[misc]
+
+
+def _check_int(name: str, value: object, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ParameterError(
+            f"The {name!r} parameter of run_simulation must be an int in the range [{minimum}, inf). "
+            f"Got {value!r} instead."
+        )
+
+
+def run_simulation(
+    scenario: Scenario | str,
+    *,
+    n_paths: int | None = None,
+    seed: int | None = None,
+    client: Any = None,
+    store: RunStore | None = None,
+    resume: str | None = None,
+    chunk_blocks: int | None = None,
+    kernel: str = "numba",
+    progress: Progress | None = None,
+    on_chunk: ChunkHook | None = None,
+    parameters: dict | None = None,
+) -> tuple[SimulationResult, str | None]:
+    """Run a scenario's Monte Carlo in chunks of path blocks, here or on a Dask cluster, optionally resumable.
+
+    Parameters
+    ----------
+    scenario : Scenario or str
+        A loaded scenario, a file or a built-in name.
+    n_paths, seed : int, optional
+        As for :func:`firesale.simulate` (ignored when resuming: the stored run's values are used).
+    client : distributed.Client, optional
+        Run the chunks on this cluster (see :func:`firesale.dist.dask_client`); default: in this process.
+    store : RunStore, optional
+        Record the run, and every finished chunk, in this store.
+    resume : str, optional
+        Id of a stored run that was interrupted, failed or killed: only its missing blocks are computed.
+    chunk_blocks : int, optional
+        Blocks of 256 paths per task (default: about four tasks per worker, at most 16 blocks).
+    kernel : {"numba", "numpy"}
+        Liquidation-round implementation.
+    progress : callable, optional
+        Called with the fraction of blocks done.
+    on_chunk : callable, optional
+        Called with (0, block range) after each chunk is stored.
+    parameters : dict, optional
+        Extra parameters recorded with the run.
+
+    Returns
+    -------
+    (SimulationResult, run id or None)
+        The result is bit-identical to ``simulate(scenario, n_paths=..., seed=...)``.
+    """
+    if not isinstance(scenario, Scenario):
+        scenario = load_scenario(scenario)
+    sim = scenario.spec.simulation
+    if chunk_blocks is not None:
+        _check_int("chunk_blocks", chunk_blocks, 1)
+    if resume is not None:
+        if store is None:
+            raise ParameterError(
+                "The 'store' parameter of run_simulation must be given with 'resume'. Got None instead."
+            )
+        stored = store.get(resume)
+        if stored.scenario_hash != scenario.content_hash:
+            raise ParameterError(
+                f"The 'scenario' parameter of run_simulation must be the scenario of run {stored.id} to resume "
+                f"it (its content hash is {stored.scenario_hash[:12]}). Got one with hash "
+                f"{scenario.content_hash[:12]} instead."
+            )
+        n_paths, _, seed_text = reopen_run(store.root, stored.id)
+        seed = int(seed_text)
+        run_id: str | None = stored.id
+    else:
+        n_paths = sim.n_paths if n_paths is None else n_paths
+        seed = sim.seed if seed is None else seed
+        _check_int("n_paths", n_paths, 1)
+        _check_int("seed", seed, 0)
+        run_id = None
+        if store is not None:
+            run_id = store.start(
+                scenario_name=scenario.name,
+                scenario_hash=scenario.content_hash,
+                scenario_text=scenario.text,
+                seed=int(seed),
+                version=__version__,
+                n_paths=int(n_paths),
+                n_steps=sim.n_steps,
+                parameters={"source": scenario.source, "resumable": True, **(parameters or {})},
+            )
+    point = PointRun(scenario, int(seed), int(n_paths), run_id)
+    if store is not None and run_id is not None:
+        point.log = BlockLog(store.root, run_id)
+    hook = on_chunk
+    (result,) = run_points(
+        [point],
+        client=client,
+        store=store,
+        chunk_blocks=chunk_blocks,
+        kernel=kernel,
+        progress=progress,
+        on_chunk=hook,
+    )
+    return result, run_id
