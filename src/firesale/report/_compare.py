@@ -6,7 +6,7 @@ import numpy as np
 
 from firesale.report._chart import Chart, omitted
 from firesale.report._losses import decade_ticks, exceedance
-from firesale.report._plot import COLORS, figure, plain, time_axis
+from firesale.report._plot import COLORS, figure, log_share_ticks, plain, time_axis
 from firesale.report._view import RunView
 
 __all__ = ["SECTION", "comparison_charts"]
@@ -17,14 +17,14 @@ SECTION = "Comparison"
 def _tails(a: RunView, b: RunView) -> Chart:
     title = "Bad-debt tail, both runs"
     fig = figure("Bad-debt tail: share of paths with at least x of bad debt, A vs B (log-log)")
-    empty, lo, hi = [], np.inf, 0.0
+    empty, lo, hi, ylo = [], np.inf, 0.0, 1.0
     for i, (tag, view) in enumerate((("A", a), ("B", b))):
         if "bad_debt_usd" not in view.metrics:
             empty.append(tag)
             continue
         x, y = exceedance(view.metrics["bad_debt_usd"].to_numpy(dtype=float))
         if len(x):
-            lo, hi = min(lo, float(x.min())), max(hi, float(x.max()))
+            lo, hi, ylo = min(lo, float(x.min())), max(hi, float(x.max())), min(ylo, float(y.min()))
             fig.add_scatter(
                 x=x, y=y, mode="lines", line={"shape": "hv", "color": COLORS[i]}, name=f"{tag}: {plain(view.label)}"
             )  # fmt: skip
@@ -34,7 +34,7 @@ def _tails(a: RunView, b: RunView) -> Chart:
         return omitted("compare-tail", SECTION, title, "Neither run has a path with bad debt.")
     fig.update_layout(hovermode="closest", showlegend=True)
     fig.update_xaxes(title_text="bad debt x (USD, log scale)", type="log", **decade_ticks(lo, hi))
-    fig.update_yaxes(title_text="share of paths (log scale)", type="log", dtick=1, tickformat=".2~%")
+    fig.update_yaxes(title_text="share of paths (log scale)", type="log", **log_share_ticks(ylo, 1.0))
     note = "A run whose curve lies left and below has the thinner tail."
     if empty:
         note += f" Run {empty[0]} has no path with bad debt, so it has no curve."

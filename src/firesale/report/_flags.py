@@ -7,7 +7,7 @@ import pandas as pd
 
 from firesale.report import _format as fmt
 from firesale.report._chart import Chart, omitted
-from firesale.report._plot import COLORS, figure, time_axis
+from firesale.report._plot import COLORS, figure, share_ticks, time_axis
 from firesale.report._view import RunView
 
 __all__ = ["FLAGS", "SECTION", "at_least", "flag_charts"]
@@ -52,7 +52,8 @@ def _per_path(view: RunView) -> Chart:
     fig.update_layout(hovermode="closest")
     step = f" (one step is {fmt.duration(view.dt)})" if view.dt else ""
     fig.update_xaxes(title_text=f"k, steps flagged{step}", rangemode="tozero")
-    fig.update_yaxes(title_text="share of paths", tickformat=".0%", rangemode="tozero")
+    top = max((float(np.max(t.y)) for t in fig.data if len(t.y)), default=1.0)
+    fig.update_yaxes(title_text="share of paths", **share_ticks(top))
     shares = "; ".join(
         f"{label}: {fmt.percent(float((view.metrics[col] > 0).mean()))} of paths ever, "
         f"{float(view.metrics[col].mean()):.3g} steps on average"
@@ -84,7 +85,8 @@ def _over_time(view: RunView) -> Chart:
         # A flag is 0 or 1 per path, so its mean over paths is the share of paths flagged.
         fig.add_scatter(x=x, y=frame["mean"].to_numpy(), name=label, line={"color": COLORS[i], "shape": "hv"})
     fig.update_xaxes(title_text=xtitle)
-    fig.update_yaxes(title_text="share of paths", tickformat=".0%", rangemode="tozero")
+    top = max((float(np.max(t.y)) for t in fig.data if len(t.y)), default=1.0)
+    fig.update_yaxes(title_text="share of paths", **share_ticks(top))
     return Chart("flags-time", SECTION, title, fig)
 
 

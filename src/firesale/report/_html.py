@@ -11,12 +11,14 @@ import plotly.io as pio
 from markupsafe import Markup
 
 from firesale._version import __version__
+from firesale.analysis.compare import scenario_differences
 from firesale.exceptions import ParameterError
 from firesale.report import _format as fmt
 from firesale.report._chart import Chart
 from firesale.report._charts import charts_of
-from firesale.report._headline import differences, headlines
+from firesale.report._headline import differences, headlines, is_paired
 from firesale.report._png import write_pngs
+from firesale.report._risk import risk_tables, why_notes
 from firesale.report._summary import summary_text
 from firesale.report._view import RunView, as_view
 
@@ -32,6 +34,15 @@ _ENV = jinja2.Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+def _cell(value: object) -> str:
+    """A scenario value as a table cell: "not set" for a missing key, TOML-like text otherwise."""
+    if value is None:
+        return "not set"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return repr(value) if isinstance(value, str) else str(value)
 
 
 def _sections(charts: list[Chart]) -> list[tuple[str, list[dict[str, object]]]]:
@@ -58,7 +69,12 @@ def _sections(charts: list[Chart]) -> list[tuple[str, list[dict[str, object]]]]:
 def _render(view: RunView, compare: RunView | None, charts: list[Chart]) -> str:
     template = _ENV.get_template("report.html.j2")
     step = fmt.duration(view.dt) if view.dt else "unknown"
+    changed = scenario_differences(view.scenario_text, compare.scenario_text) if compare is not None else []
     return template.render(
+        tables=risk_tables(view),
+        why=why_notes(view),
+        paired=compare is not None and is_paired(view, compare),
+        changed=[(k, _cell(a), _cell(b)) for k, a, b in changed],
         view=view,
         compare=compare,
         horizon=f"{fmt.duration(view.horizon_s)} ({view.n_steps:,} steps of {step})",

@@ -6,7 +6,7 @@ import numpy as np
 from plotly.subplots import make_subplots
 
 from firesale.report._chart import Chart, omitted
-from firesale.report._plot import COLORS, fan, figure, style, time_axis
+from firesale.report._plot import COLORS, fan, figure, share_ticks, style, time_axis
 from firesale.report._view import RunView
 
 __all__ = ["SECTION", "liquidation_charts"]
@@ -79,7 +79,7 @@ def _depth(view: RunView) -> Chart:
     )  # fmt: skip
     fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_xaxes(title_text="rounds", dtick=1 if len(values) <= 20 else None)
-    fig.update_yaxes(title_text="share of paths", tickformat=".0%")
+    fig.update_yaxes(title_text="share of paths", **share_ticks(float((counts / len(rounds)).max())))
     return Chart("cascade-depth", SECTION, title, fig)
 
 

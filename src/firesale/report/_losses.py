@@ -8,7 +8,16 @@ import numpy as np
 
 from firesale.report import _format as fmt
 from firesale.report._chart import Chart, omitted
-from firesale.report._plot import COLORS, fan, figure, plain, time_axis
+from firesale.report._plot import (
+    COLORS,
+    fan,
+    figure,
+    log_share_ticks,
+    log_ticks,
+    plain,
+    share_ticks,
+    time_axis,
+)
 from firesale.report._view import RunView
 from firesale.results import expected_shortfall, value_at_risk
 
@@ -57,14 +66,14 @@ def log_bins(values: np.ndarray, n_bins: int = 40) -> tuple[np.ndarray, np.ndarr
 def decade_ticks(lo: float, hi: float, *, exponents: bool = False) -> dict[str, object]:
     """Axis ticks at the powers of ten spanning [lo, hi] USD, labelled as money ($1k, $1M, $1B).
 
+    When fewer than three powers of ten fall inside the range, 2 and 5 times them are ticks too, so a narrow log
+    axis never shows a single label.
+
     With ``exponents`` the axis plots log10 of dollars on a linear scale, so the tick values are the exponents.
     """
-    if exponents:
-        ticks = np.arange(np.floor(lo), np.ceil(hi) + 1)
-    else:
-        ticks = np.arange(np.floor(np.log10(lo)), np.ceil(np.log10(hi)) + 1)
-    values = ticks if exponents else 10.0**ticks
-    return {"tickvals": values.tolist(), "ticktext": [fmt.money(10.0**t) for t in ticks]}
+    usd = log_ticks(10.0**lo, 10.0**hi) if exponents else log_ticks(lo, hi)
+    values = np.log10(usd) if exponents else usd
+    return {"tickvals": values.tolist(), "ticktext": [fmt.money(v) for v in usd]}
 
 
 def _histogram(view: RunView, bd: np.ndarray) -> Chart:
@@ -97,7 +106,7 @@ def _histogram(view: RunView, bd: np.ndarray) -> Chart:
     fig.update_xaxes(
         title_text="bad debt (USD, log scale)", **decade_ticks(edges[0], edges[-1], exponents=True)
     )
-    fig.update_yaxes(title_text="share of all paths", tickformat=".1%", rangemode="tozero")
+    fig.update_yaxes(title_text="share of all paths", **share_ticks(top))
     share = 1 - len(positive) / len(bd)
     note = (
         f"{fmt.percent(share)} of {len(bd):,} paths end with no bad debt and are not drawn; the bars hold the other "
@@ -120,7 +129,7 @@ def _tail(bd: np.ndarray) -> Chart:
     )  # fmt: skip
     fig.update_layout(hovermode="closest", showlegend=False)
     fig.update_xaxes(title_text="bad debt x (USD, log scale)", type="log", **decade_ticks(x.min(), x.max()))
-    fig.update_yaxes(title_text="share of paths (log scale)", type="log", dtick=1, tickformat=".2~%")
+    fig.update_yaxes(title_text="share of paths (log scale)", type="log", **log_share_ticks(y.min(), y.max()))
     note = (
         f"The rightmost point is the worst of {len(bd):,} paths; below 1/{len(bd):,} the sample says nothing."
     )
@@ -180,12 +189,41 @@ def _over_time(view: RunView) -> Chart:
     return Chart("bad-debt-time", SECTION, title, fig, "Bad debt at market prices at each step.")
 
 
+def _by_asset(view: RunView) -> Chart:
+    title = "Bad debt by asset"
+    cols = [
+        (p, a, f"bad_debt_usd_{p}_{a}")
+        for p in view.protocols
+        for a in view.assets
+        if f"bad_debt_usd_{p}_{a}" in view.metrics
+    ]
+    if not cols:
+        return omitted(
+            "bad-debt-asset", SECTION, title,
+            "Bad debt by asset is not recorded by this run (no bad_debt_usd_<protocol>_<asset> columns).",
+        )  # fmt: skip
+    values = [(p, a, view.metrics[c].to_numpy(dtype=float)) for p, a, c in cols]
+    values = [(p, a, v) for p, a, v in values if (v > _ZERO).any()]
+    if not values:
+        return omitted("bad-debt-asset", SECTION, title, "No debt asset has bad debt in any path.")
+    fig = figure("Bad debt by debt asset: mean and VaR 99 % over paths (USD)")
+    names = [plain(a) if len(view.protocols) == 1 else f"{plain(p)} {plain(a)}" for p, a, _ in values]
+    for i, (label, fn) in enumerate(
+        (("mean", lambda v: float(v.mean())), ("VaR 99%", lambda v: value_at_risk(v, 0.99)))
+    ):
+        ys = [fn(v) for _, _, v in values]
+        fig.add_bar(
+            x=names, y=ys, name=label, marker_color=COLORS[i], text=[fmt.money(y) for y in ys],
+            textposition="outside", cliponaxis=False,
+        )  # fmt: skip
+    fig.update_layout(barmode="group", hovermode="closest")
+    fig.update_yaxes(title_text="USD")
+    note = "Each underwater account's shortfall split over its debts by value; assets without bad debt are left out."
+    return Chart("bad-debt-asset", SECTION, title, fig, note)
+
+
 def bad_debt_charts(view: RunView) -> list[Chart]:
-    """Histogram, tail, split by protocol (and the note on assets), and bad debt over time."""
-    by_asset = omitted(
-        "bad-debt-asset", SECTION, "Bad debt by asset",
-        "Bad debt by asset is not recorded: the engine attributes bad debt to protocols, not to collateral assets.",
-    )  # fmt: skip
+    """Histogram, tail, split by protocol and by debt asset, and bad debt over time."""
     if "bad_debt_usd" not in view.metrics:
         note = "The run did not record bad debt per path."
         spread = [
@@ -195,4 +233,4 @@ def bad_debt_charts(view: RunView) -> list[Chart]:
     else:
         bd = view.metrics["bad_debt_usd"].to_numpy(dtype=float)
         spread = [_histogram(view, bd), _tail(bd)]
-    return [*spread, _by_protocol(view), by_asset, _over_time(view)]
+    return [*spread, _by_protocol(view), _by_asset(view), _over_time(view)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from firesale.report import _format as fmt
-from firesale.report._headline import Headline, differences, headlines
+from firesale.report._headline import Headline, differences, headlines, is_paired
 from firesale.report._view import RunView, as_view
 
 __all__ = ["summarize", "summary_text"]
@@ -91,7 +91,8 @@ def summary_text(view: RunView, compare: RunView | None = None) -> str:
                 se = "" if math.isnan(d.delta_se) else f" ± {d.delta_se_text}"
                 parts.append(f"{label} {d.delta_text}{se}")
         if parts:
-            lines.append(f"Compared with {compare.label} (B minus A): {'; '.join(parts)}.")
+            how = "B minus A, paired on common random numbers" if is_paired(view, compare) else "B minus A"
+            lines.append(f"Compared with {compare.label} ({how}): {'; '.join(parts)}.")
     return "\n".join(lines)
 
 

@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import math
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
+from firesale.analysis.compare import tail_standard_errors
 from firesale.exceptions import FiresaleError, ParameterError
 from firesale.results import SimulationResult
 from firesale.scenario import Scenario, builtin_scenarios, parse_scenario
 from firesale.store import StoredRun
 
-__all__ = ["RunView", "as_view"]
+__all__ = ["TAIL_N_BOOT", "RunView", "as_view"]
+
+# Bootstrap resamples for the standard errors of VaR and ES in a report: enough for a s.e. good to about 5 %.
+TAIL_N_BOOT = 200
 
 _RATIO = "min_price_ratio_"
 _PROTOCOL_BAD_DEBT = "bad_debt_usd_"
@@ -47,6 +53,9 @@ class RunView:
     scenario_text: str
     scenario: Scenario | None
     scenario_note: str
+    # Each path of each recorded variable, shape (n_paths, n_steps + 1): fresh results only (a stored run keeps
+    # quantiles over paths), so charts of individual paths say so when it is None.
+    paths: Mapping[str, np.ndarray] | None = None
 
     @property
     def horizon_s(self) -> float | None:
@@ -72,6 +81,25 @@ def _columns(metrics: pd.DataFrame, prefix: str) -> list[str]:
     return [c.removeprefix(prefix) for c in metrics.columns if c.startswith(prefix)]
 
 
+def _stored_protocols(run: StoredRun, toml: dict[str, Any], metrics: pd.DataFrame) -> list[str]:
+    """The run's protocols, by name, as its scenario declared them (never guessed from column prefixes).
+
+    Column prefixes cannot tell a protocol from a protocol's asset (``bad_debt_usd_aave_WETH`` is the WETH part of
+    protocol ``aave``), so the names come from what the run recorded, else from its scenario's TOML.
+    """
+    recorded = run.parameters.get("protocols")
+    if isinstance(recorded, list) and all(isinstance(p, str) for p in recorded):
+        names = list(recorded)
+    else:
+        entries = toml.get("protocols", [])
+        names = (
+            [str(e["name"]) for e in entries if isinstance(e, dict) and "name" in e]
+            if isinstance(entries, list)
+            else []
+        )
+    return [p for p in names if f"{_PROTOCOL_BAD_DEBT}{p}" in metrics]
+
+
 def _from_result(result: SimulationResult) -> RunView:
     spec = result.scenario.spec
     return RunView(
@@ -86,13 +114,14 @@ def _from_result(result: SimulationResult) -> RunView:
         wall_seconds=float(result.wall_seconds),
         market_model=str(spec.market.model),
         assets=list(result.asset_names) or _columns(result.metrics, _RATIO),
-        protocols=list(result.protocol_names) or _columns(result.metrics, _PROTOCOL_BAD_DEBT),
+        protocols=list(result.protocol_names),
         metrics=result.metrics,
         series=result.series,
         summary=result.summary(),
         scenario_text=result.scenario.text,
         scenario=result.scenario,
         scenario_note="",
+        paths=result.paths,
     )
 
 
@@ -150,7 +179,7 @@ def _from_stored(run: StoredRun, name: str, where: str) -> RunView:
         wall_seconds=run.wall_seconds,
         market_model=str(market["model"]) if "model" in market else None,
         assets=_columns(metrics, _RATIO),
-        protocols=_columns(metrics, _PROTOCOL_BAD_DEBT),
+        protocols=_stored_protocols(run, toml, metrics),
         metrics=metrics,
         series=series,
         summary=dict(run.summary),
@@ -158,6 +187,26 @@ def _from_stored(run: StoredRun, name: str, where: str) -> RunView:
         scenario=scenario,
         scenario_note=note,
     )
+
+
+def _with_tail_se(view: RunView) -> RunView:
+    """Add bootstrap standard errors of VaR and ES to the summary when the run did not report them.
+
+    The resampling has a fixed seed, so the same run renders the same report every time.
+    """
+    if "bad_debt_usd" not in view.metrics or view.n_paths < 2:
+        return view
+    missing = [
+        k
+        for k in ("bad_debt_var95_usd", "bad_debt_var99_usd", "bad_debt_es99_usd")
+        if f"{k}_se" not in view.summary
+    ]
+    if missing:
+        losses = view.metrics["bad_debt_usd"].to_numpy(dtype=float)
+        if np.isfinite(losses).all():
+            se = tail_standard_errors(losses, n_boot=TAIL_N_BOOT)
+            view.summary.update({f"{k}_se": se[f"{k}_se"] for k in missing if k in view.summary})
+    return view
 
 
 def as_view(source: object, *, name: str = "source", where: str = "write_report") -> RunView:
@@ -169,9 +218,9 @@ def as_view(source: object, *, name: str = "source", where: str = "write_report"
         If ``source`` is neither, or is a stored run that did not complete.
     """
     if isinstance(source, SimulationResult):
-        return _from_result(source)
+        return _with_tail_se(_from_result(source))
     if isinstance(source, StoredRun):
-        return _from_stored(source, name, where)
+        return _with_tail_se(_from_stored(source, name, where))
     raise ParameterError(
         f"The '{name}' parameter of {where} must be a SimulationResult or a StoredRun. "
         f"Got {type(source).__name__} instead."

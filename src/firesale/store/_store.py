@@ -7,6 +7,7 @@ import math
 import os
 import re
 import secrets
+import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -82,6 +83,13 @@ def _new_run_id(now: datetime) -> str:
 
 def _as_utc(value: datetime | None) -> datetime | None:
     return None if value is None else value.replace(tzinfo=UTC)
+
+
+def _remove_temp(run_dir: Path) -> None:
+    """Remove temporary files an earlier, killed write left in a run folder (``write_table``'s ``.NAME.*.tmp``)."""
+    if run_dir.is_dir():
+        for tmp in run_dir.rglob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
 
 
 def _status(status: str, writer_pid: int, writer_host: str, writer_started: str | None) -> str:
@@ -285,6 +293,7 @@ class RunStore:
                 "metrics", where, f"one row per path ({n_paths} rows)", f"{metrics_table.num_rows} rows"
             )
         run_dir = self._run_dir(run_id)
+        _remove_temp(run_dir)
         try:
             write_table(metrics_table, run_dir / METRICS_FILE)
             for name, table in series_tables.items():
@@ -354,6 +363,37 @@ class RunStore:
                 "UPDATE runs SET status = ?, message = ?, ended_at = ? WHERE id = ?",
                 [status, message, _utcnow(), run_id],
             )
+        _remove_temp(self._run_dir(run_id))
+
+    def delete(self, run_id: str) -> None:
+        """Remove a run: its catalog row, then its folder (with any temporary file a killed write left there).
+
+        Parameters
+        ----------
+        run_id : str
+            The run's full id (no prefix: deleting is not undoable).
+
+        Raises
+        ------
+        StoreError
+            If the run is unknown, or still running in a live process.
+        """
+        check_str(run_id, "run_id", "RunStore.delete")
+        if not check_root(self._root):
+            raise self._unknown(run_id)
+        with write_catalog(self._root) as con:
+            row = con.execute(
+                "SELECT status, writer_pid, writer_host, writer_started FROM runs WHERE id = ?", [run_id]
+            ).fetchone()
+            if row is None:
+                raise self._unknown(run_id)
+            if _status(*row) == "running":
+                raise StoreError(
+                    f"Run {run_id} is still running in a live process; stop it (Ctrl-C) before deleting it."
+                )
+            con.execute("DELETE FROM runs WHERE id = ?", [run_id])
+        # The row goes first: a crash in between leaves a folder no row points at, never a row without files.
+        shutil.rmtree(self._run_dir(run_id), ignore_errors=True)
 
     def runs(self) -> pd.DataFrame:
         """List the stored runs, newest first.

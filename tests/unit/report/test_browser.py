@@ -9,6 +9,7 @@ Playwright drives the system browser through ``executable_path``; it downloads n
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -55,8 +56,14 @@ sync_api = pytest.importorskip(
 )
 
 
+NEW_CHARTS = {"worst-paths", "worst-prices", "liquidation-curve-asset", "bad-debt-asset"}
+
+
 def test_report_renders_in_chromium(make_run, tmp_path):
     run = make_run(name=EVIL_NAME, protocol=EVIL_PROTOCOL)
+    metrics = run.metrics.copy()
+    metrics[f"bad_debt_usd_{EVIL_PROTOCOL}_USDC"] = metrics[f"bad_debt_usd_{EVIL_PROTOCOL}"]
+    run = dataclasses.replace(run, metrics=metrics)
     report = write_report(run, tmp_path / "report.html", compare=run)
     expected = [f"chart-{c.key}" for c in build_charts(run, compare=run) if c.figure is not None]
     url = report.resolve().as_uri()
@@ -91,12 +98,17 @@ def test_report_renders_in_chromium(make_run, tmp_path):
             ticks = page.eval_on_selector_all(
                 "#chart-bad-debt-protocol .xtick text", "els => els.map(e => e.textContent)"
             )
+            book = page.eval_on_selector_all("#bad-debt-book tbody tr", "els => els.map(e => e.textContent)")
+            changed = page.inner_text("#scenario-differences")
             page.screenshot(path=str(shot), full_page=True)
         finally:
             ctx.close()
     print(f"\nscreenshot of the report: {shot}")
 
     assert [s["id"] for s in state] == expected
+    assert {f"chart-{k}" for k in NEW_CHARTS} <= set(expected)
+    assert len(book) == 1 and EVIL_PROTOCOL in book[0]  # the book table, with the name as text
+    assert changed == "None: both runs used the same scenario text."
     for s in state:
         assert s["svg"] + s["canvas"] > 0, s
         assert s["traces"] > 0, s  # data drawn, not only axes

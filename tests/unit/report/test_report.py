@@ -21,8 +21,10 @@ import numpy as np
 import plotly.offline
 import pytest
 
+from firesale.analysis.compare import tail_standard_errors
 from firesale.exceptions import ParameterError
-from firesale.report import build_charts, render_report, summarize, write_report
+from firesale.report import _format as fmt, build_charts, render_report, summarize, write_report
+from firesale.report._view import TAIL_N_BOOT
 from firesale.store import RunStore
 
 EXTERNAL = re.compile(
@@ -75,12 +77,24 @@ def test_header_and_headline_numbers(result):
         ("market model", "shock"),
     ):
         assert f"<dt>{label}</dt><dd>{value}</dd>" in html, label
-    assert row(html, "Expected bad debt") == ["$560", "$194"]
-    assert row(html, "P(any bad debt)") == ["10.00%", "3.00%"]
-    assert row(html, "P(insolvency)") == ["5.00%", "2.18%"]
-    assert row(html, "Bad-debt VaR 99%") == ["$10.0k", "none reported"]
-    assert row(html, "Bad-debt ES 99%") == ["$10.0k", "none reported"]
-    assert row(html, "Amplification WETH") == ["1.250×", "none reported"]
+    # The s.e. of $194 is 35 % of the mean: flagged. VaR 99 % and ES 99 % rest on 1 path beyond the quantile.
+    assert row(html, "Expected bad debt") == [
+        "$560",
+        "$194",
+        "too few paths: the s.e. is 35% of the estimate",
+    ]
+    assert row(html, "P(any bad debt)") == ["10.00%", "3.00%", "ok"]  # 30 % of the estimate
+    assert row(html, "P(insolvency)") == ["5.00%", "2.18%", "too few paths: the s.e. is 44% of the estimate"]
+    bad = np.where(np.arange(100) >= 90, 1000.0 * (np.arange(100) - 89), 0.0)
+    bad[98] = 10_000.0
+    se = tail_standard_errors(bad, n_boot=TAIL_N_BOOT)  # the report's bootstrap, same seed
+    for label, key in (("Bad-debt VaR 99%", "bad_debt_var99_usd"), ("Bad-debt ES 99%", "bad_debt_es99_usd")):
+        assert row(html, label) == [
+            "$10.0k",
+            fmt.money_se(10_000.0, se[f"{key}_se"]),
+            "too few paths: only 1 beyond the 99% quantile",
+        ]
+    assert row(html, "Amplification WETH") == ["1.250×", "none reported", "ok"]
     assert "Amplification USDC" not in html  # USDC never moved: no ratio to report
 
 
@@ -104,14 +118,19 @@ def test_comparison_shows_differences(result):
     other = no_bad_debt(result)
     full = render_report(result, compare=other)
     html = full[full.index('<section id="comparison-table">') :]
-    # B - A, and the standard error of the difference for independent runs: sqrt(se_A**2 + se_B**2) = se_A here.
-    assert row(html, "Expected bad debt")[:4] == ["$560", "$0", "-$560", "$194"]
-    assert row(html, "P(any bad debt)")[:4] == ["10.00%", "0%", "-10.00 pp", "3.00 pp"]
-    assert row(html, "P(insolvency)")[:4] == ["5.00%", "0%", "-5.00 pp", "2.18 pp"]
-    assert row(html, "Bad-debt ES 99%")[:4] == ["$10.0k", "$0", "-$10.0k", "none reported"]
+    # Same seed and paths: paired. The per-path difference of bad debt is -bd_i, so its s.e. is that of A's mean,
+    # $194 (interval -560 -+ 1.96 * 194.01 = [-$940, -$180]). P(any bad debt): the difference is -1 on 10 paths of
+    # 100, s.e. sqrt(0.1 * 0.9 * 100 / 99) / 10 = 3.02 pp; P(insolvency): -1 on 5, sqrt(0.05 * 0.95 * 100/99)/10.
+    assert row(html, "Expected bad debt") == ["$560", "$0", "-$560", "$194", "[-$940, -$180]"]
+    assert row(html, "P(any bad debt)")[:4] == ["10.00%", "0%", "-10.00 pp", "3.02 pp"]
+    assert row(html, "P(insolvency)")[:4] == ["5.00%", "0%", "-5.00 pp", "2.19 pp"]
+    assert row(html, "Bad-debt ES 99%")[:3] == ["$10.0k", "$0", "-$10.0k"]
+    assert 'id="paired-note">Paired on common random numbers: both runs have seed 7' in html
     assert summarize(result, compare=other).splitlines()[-1] == (
-        "Compared with toy-spiral (seed 7) (B minus A): expected bad debt -$560 ± $194; "
-        "P(insolvency) -5.00 pp ± 2.18 pp; ES 99% -$10.0k."
+        "Compared with toy-spiral (seed 7) (B minus A, paired on common random numbers): expected bad debt "
+        "-$560 ± $194; P(insolvency) -5.00 pp ± 2.19 pp; ES 99% -$10.0k ± "
+        + row(html, "Bad-debt ES 99%")[3]
+        + "."
     )
     tail = build_charts(result, compare=other)[0]
     assert tail.key == "compare-tail" and "Run B has no path with bad debt" in tail.note
@@ -200,11 +219,13 @@ def test_stored_runs_report_like_fresh_ones(result, tmp_path):
     html = render_report(stored)
     assert f"<dt>run</dt><dd>{run_id}</dd>" in html
     assert "<dt>horizon</dt><dd>2 h (24 steps of 5 min)</dd>" in html  # dt read back from the scenario text
-    assert row(html, "Expected bad debt") == ["$560", "$194"]
+    assert row(html, "Expected bad debt")[:2] == ["$560", "$194"]
     charts = {c.key: c for c in build_charts(stored)}
     fresh = {c.key: c for c in build_charts(result)}
     assert charts.keys() == fresh.keys()
-    assert all((charts[k].figure is None) == (fresh[k].figure is None) for k in charts)
+    per_path = {"worst-paths", "worst-prices"}  # a stored run keeps quantiles, not each path
+    assert all((charts[k].figure is None) == (fresh[k].figure is None) for k in charts if k not in per_path)
+    assert all(charts[k].figure is None and "keeps quantiles over paths" in charts[k].note for k in per_path)
     np.testing.assert_allclose(
         charts["health-factors"].figure.data[1].y, fresh["health-factors"].figure.data[1].y, rtol=1e-12
     )
