@@ -51,13 +51,24 @@ def health_factors(scenario: Scenario, price_ratios: Mapping[str, float] | None 
     Returns
     -------
     pandas.DataFrame
-        Columns protocol, account, health_factor (inf without debt), collateral_usd, debt_usd.
+        Columns protocol, account, health_factor (inf without debt), collateral_usd, debt_usd,
+        borrowing_power_usd (what the account may borrow in all: collateral value times ltv, with its e-mode
+        category's ltv on the category's collateral; NaN for merged cohorts) and emode (the category's label,
+        "" outside e-mode).
+
+    References
+    ----------
+    aave-dao/aave-v3-origin, src/contracts/protocol/libraries/logic/GenericLogic.sol, calculateUserAccountData
+    (avgLtv and availableBorrows; e-mode ltv applies to the category's collateral).
     """
     bp = Blueprint.build(scenario)
     prices = bp.price0 * _ratios(bp, price_ratios)
+    specs = {s.name: s for s in scenario.spec.protocols}
     frames = []
-    for proto in bp.protocols:
-        p = prices[proto.reserve_assets][None, :]
+    for plan in bp.plans:
+        proto = plan.model
+        p = prices[plan.assets][None, :]
+        power, label = _borrowing_power(specs.get(proto.name), scenario, proto, p)
         hf = health_factor(proto.collateral0[None], proto.debt0[None], p, proto.params.liquidation_threshold)[
             0
         ]
@@ -71,10 +82,29 @@ def health_factors(scenario: Scenario, price_ratios: Mapping[str, float] | None 
                     "health_factor": hf,
                     "collateral_usd": (proto.collateral0 * p).sum(axis=1),
                     "debt_usd": (proto.debt0 * p).sum(axis=1),
+                    "borrowing_power_usd": power,
+                    "emode": label,
                 }
             )
         )
     return pd.concat(frames, ignore_index=True)
+
+
+def _borrowing_power(spec, scenario: Scenario, proto, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    """Per row: collateral value times ltv (e-mode's on its collateral), and the e-mode label."""
+    n = proto.collateral0.shape[0]
+    label = np.full(n, "", dtype=object)
+    if spec is None or not hasattr(spec, "reserves") or proto.params.weight is not None:
+        return np.full(n, np.nan), label  # cohorts merge accounts: no per-account e-mode to apply
+    emode = scenario.positions[proto.name].emode
+    names = list(spec.reserves)
+    ltv = np.tile([spec.reserves[a].ltv for a in names], (n, 1))
+    for cid, cat in spec.emode.items():
+        rows = emode == cid
+        label[rows] = cat.label or f"e-mode {cid}"
+        for a in cat.collateral:
+            ltv[rows, names.index(a)] = cat.ltv
+    return (proto.collateral0 * prices * ltv).sum(axis=1), label
 
 
 def liquidation_curve(scenario: Scenario, drops: Sequence[float] | None = None) -> pd.DataFrame:
@@ -105,8 +135,9 @@ def liquidation_curve(scenario: Scenario, drops: Sequence[float] | None = None) 
     for drop in drops:
         prices = bp.price0 * np.where(moving, 1.0 - drop, 1.0)
         n = coll = debt = 0.0
-        for proto in bp.protocols:
-            p = prices[proto.reserve_assets][None, :]
+        for plan in bp.plans:
+            proto = plan.model
+            p = prices[plan.assets][None, :]
             hf = health_factor(
                 proto.collateral0[None], proto.debt0[None], p, proto.params.liquidation_threshold
             )[0]

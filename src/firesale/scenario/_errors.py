@@ -11,8 +11,6 @@ from pydantic import BaseModel, ValidationError
 
 __all__ = ["format_validation_error", "key_path"]
 
-_TAGS = {"constant_product", "concentrated", "stableswap", "orderbook"}
-
 
 def key_path(loc: Iterable[Any], data: Any) -> str:
     """Render a pydantic location as a dotted key path, naming list items by their ``name`` where they have one."""
@@ -33,8 +31,8 @@ def key_path(loc: Iterable[Any], data: Any) -> str:
                 parts.append(f"[{item}]")
             node = node[item] if isinstance(node, list) and item < len(node) else None
             continue
-        if isinstance(item, str) and item in _TAGS and not (isinstance(node, dict) and item in node):
-            continue  # pydantic's discriminator tag, not a key of the file
+        if isinstance(item, str) and isinstance(node, dict) and item not in node and node.get("type") == item:
+            continue  # pydantic's discriminator tag (the item's `type`), not a key of the file
         if (
             isinstance(item, str) and "[" in item
         ):  # pydantic's function-validator names, e.g. 'function-after[...]'
@@ -88,6 +86,11 @@ def format_validation_error(exc: ValidationError, data: Any, source: str, root: 
             hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
             rule = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
             lines.append(f"{source}: {path}: {rule}, got {_show(value)}")
+        elif kind == "refused_key":  # keys that cannot act (see _types.refuse): one line each, at the key
+            ctx = err.get("ctx") or {}
+            for key, val in zip(ctx.get("keys", ()), ctx.get("values", ()), strict=False):
+                where = key if path == "(top level)" else f"{path}.{key}"
+                lines.append(f"{source}: {where}: {ctx.get('rule', err['msg'])}, got {_show(val)}")
         elif kind == "missing":
             lines.append(f"{source}: {path}: required key is missing")
         elif kind == "finite_number":

@@ -58,15 +58,30 @@ def test_normal_model_underestimates_the_eth_daily_tail(eth_hourly):
     assert result.empirical_loss == pytest.approx(0.1837, abs=5e-4)
 
 
+def test_tail_underestimation_reads_a_number_as_seconds(eth_hourly):
+    # 86400 seconds is one day: the same comparison as horizon="1D" (pandas alone reads 86400 as nanoseconds).
+    small = {"n_paths": 2, "n_steps": 600, "burn_in": 100}
+    by_number = tail_underestimation(eth_hourly, q=0.99, horizon=86400, **small)
+    by_string = tail_underestimation(eth_hourly, q=0.99, horizon="1D", **small)
+    assert by_number == by_string
+    assert tail_underestimation(eth_hourly, q=0.99, horizon=14_400.0, **small) == tail_underestimation(
+        eth_hourly, q=0.99, horizon="4h", **small
+    )
+
+
 def test_tail_underestimation_arguments(eth_hourly):
     with pytest.raises(
         ParameterError, match=r"The 'q' parameter of tail_underestimation must be a finite float"
     ):
         tail_underestimation(eth_hourly, q=1.0)
     with pytest.raises(
-        ParameterError, match=r"The 'horizon' parameter of tail_underestimation must be a pandas"
+        ParameterError,
+        match=r"The 'horizon' parameter of tail_underestimation must be a number of seconds or a pandas",
     ):
         tail_underestimation(eth_hourly, horizon="one day")
+    for bad in (True, -86400, float("nan")):
+        with pytest.raises(ParameterError, match=r"The 'horizon' parameter of tail_underestimation must be"):
+            tail_underestimation(eth_hourly, horizon=bad)
     two = pd.concat([eth_hourly, eth_hourly.rename("X")], axis=1)
     with pytest.raises(
         ParameterError, match=r"must be a Series or a single-column DataFrame\. Got 2 columns"

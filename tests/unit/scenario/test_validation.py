@@ -165,8 +165,9 @@ def test_positions_file_with_an_unknown_asset(tmp_path):
     (line,) = _problems(tmp_path, _positions_file(BASE, "pos.csv"))
     assert (
         line
-        == "protocols.lender.positions: asset must be one of the protocol's reserves ['WETH', 'USDC'], got 'WBTC'"
-    )
+        == "protocols.lender.positions: asset must be one of the protocol's reserves ['WETH', 'USDC'] (row 2), "
+        "got another name"
+    )  # the row, never the file's own text
 
 
 def test_derived_asset_that_depends_on_itself(tmp_path):

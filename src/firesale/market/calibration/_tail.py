@@ -73,12 +73,19 @@ class TailComparison:
 
 
 def _horizon_seconds(horizon: Any) -> float:
-    try:
-        seconds = pd.Timedelta(horizon).total_seconds()
-    except (ValueError, TypeError) as exc:
-        raise fail(
-            "horizon", "tail_underestimation", "a pandas Timedelta string such as '1D' or '4h'", horizon
-        ) from exc
+    rule = "a number of seconds or a pandas Timedelta string such as '1D' or '4h'"
+    if isinstance(horizon, bool):
+        raise fail("horizon", "tail_underestimation", rule, horizon)
+    if isinstance(horizon, int | float | np.integer | np.floating):
+        # A bare number is seconds, as every duration in firesale (pandas would read an int as nanoseconds).
+        seconds = float(horizon)
+        if not math.isfinite(seconds):
+            raise fail("horizon", "tail_underestimation", "a finite positive duration", horizon)
+    else:
+        try:
+            seconds = pd.Timedelta(horizon).total_seconds()
+        except (ValueError, TypeError) as exc:
+            raise fail("horizon", "tail_underestimation", rule, horizon) from exc
     if not seconds > 0:
         raise fail("horizon", "tail_underestimation", "a positive duration", horizon)
     return seconds
@@ -87,7 +94,7 @@ def _horizon_seconds(horizon: Any) -> float:
 def tail_underestimation(
     prices: pd.Series | pd.DataFrame,
     q: float = 0.999,
-    horizon: str | pd.Timedelta = "1D",
+    horizon: float | str | pd.Timedelta = "1D",
     *,
     seed: int = 0,
     n_paths: int = 50,
@@ -102,9 +109,10 @@ def tail_underestimation(
         Prices of one asset with a DatetimeIndex.
     q : float, default 0.999
         Confidence level, in (0.5, 1).
-    horizon : str or pandas.Timedelta, default "1D"
-        Loss horizon; the prices are sampled every ``horizon`` (from the first observation, skipping gaps) and the
-        non-overlapping horizon log-returns are what every model is fitted to.
+    horizon : float, str or pandas.Timedelta, default "1D"
+        Loss horizon: a number is seconds (``86400`` is one day, as every duration in firesale), a string or
+        Timedelta as pandas reads it. The prices are sampled every ``horizon`` (from the first observation,
+        skipping gaps) and the non-overlapping horizon log-returns are what every model is fitted to.
     seed : int, default 0
         Seed of the GARCH-t simulation.
     n_paths, n_steps, burn_in : int
