@@ -28,10 +28,14 @@ def _book(n_paths: int, n_acc: int, n_res: int = 4, seed: int = 0):
     params = LendingParams(lt, np.full((n_acc, n_res), 0.05), np.full(n_res, 0.1), 0.5, 0.95)
     state = (np.ascontiguousarray(np.broadcast_to(coll, (n_paths, n_acc, n_res))),
              np.ascontiguousarray(np.broadcast_to(debt, (n_paths, n_acc, n_res))))  # fmt: skip
+    # Venues with square-root impact: selling q USD pays q * (1 - 1e-4 * sqrt(q)), floored at zero.
+    sizes = np.concatenate([[0.0], np.logspace(2, 10, 33)])
+    curve = sizes * np.maximum(1.0 - 1e-4 * np.sqrt(sizes), 0.0)
+    curve = np.maximum.accumulate(curve)
     extra = dict(
         active=np.ones(n_paths, bool), slots=np.full(n_paths, 10**9), capital=np.full(n_paths, 1e18),
-        gas_usd=np.full(n_paths, 20.0), impact_coef=np.full((n_paths, n_res), 1e-4), impact_exp=np.full(n_res, 0.5),
-        min_profit=0.0,
+        gas_usd=np.full(n_paths, 20.0), min_profit=0.0, sizes=sizes,
+        proceeds=np.ascontiguousarray(np.broadcast_to(curve, (n_paths, n_res, sizes.size))),
     )  # fmt: skip
     return state, prices, params, extra
 
@@ -41,7 +45,7 @@ def _call(kernel, state, prices, params, extra, screen=None):
     e = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in extra.items()}
     kw = {"screen": screen} if screen is not None else {}
     kernel(coll, debt, prices, prices, params, e["active"], e["slots"], e["capital"], e["gas_usd"],
-           e["impact_coef"], e["impact_exp"], e["min_profit"], **kw)  # fmt: skip
+           e["min_profit"], e["sizes"], e["proceeds"], **kw)  # fmt: skip
     return coll, debt
 
 
@@ -62,7 +66,7 @@ def test_lending_round_throughput(benchmark, n_paths, n_acc, screened):
         if not screened:
             screen.dirty[:] = True
         liquidation_round_numba(coll, debt, prices, prices, params, e["active"], e["slots"], e["capital"],
-                                e["gas_usd"], e["impact_coef"], e["impact_exp"], 0.0, screen=screen)  # fmt: skip
+                                e["gas_usd"], 0.0, e["sizes"], e["proceeds"], screen=screen)  # fmt: skip
 
     for _ in range(50):  # settle: liquidate until nothing is left to liquidate (also compiles)
         run()
@@ -83,7 +87,7 @@ def test_numba_vs_python_loop_speedup():
         e = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in extra.items()}
         t0 = time.perf_counter()
         liquidation_round_python(ref[0], ref[1], prices, prices, params, e["active"], e["slots"], e["capital"],
-                                 e["gas_usd"], e["impact_coef"], e["impact_exp"], e["min_profit"])  # fmt: skip
+                                 e["gas_usd"], e["min_profit"], e["sizes"], e["proceeds"])  # fmt: skip
         t_python = min(t_python, time.perf_counter() - t0)
     for kernel in (liquidation_round_numba, liquidation_round_numpy):
         got = _call(kernel, state, prices, params, extra)
@@ -100,7 +104,7 @@ def test_numba_vs_python_loop_speedup():
         screen.dirty[:] = True
         t0 = time.perf_counter()
         liquidation_round_numba(coll, debt, big_prices, big_prices, big_params, e["active"], e["slots"],
-                                e["capital"], e["gas_usd"], e["impact_coef"], e["impact_exp"], 0.0, screen=screen)  # fmt: skip
+                                e["capital"], e["gas_usd"], 0.0, e["sizes"], e["proceeds"], screen=screen)  # fmt: skip
         t_numba = min(t_numba, (time.perf_counter() - t0) / (2048 / 16))
     print(f"\nper-position Python loop: {16 * 1000 / t_python:.3g} position-path-steps/s; "
           f"numba kernel {t_python / t_numba:.0f}x faster, identical results")  # fmt: skip

@@ -59,7 +59,7 @@ accounts = [{accounts}]
 ltv = 0.75
 liquidation_threshold = 0.8
 liquidation_bonus = {bonus}
-liquidation_protocol_fee = 0.1
+{fee_key} = 0.1
 oracle = "eth"
 venues = ["book"]
 [protocols.reserves.WBTC]
@@ -73,6 +73,7 @@ ltv = 0.75
 liquidation_threshold = 0.8
 liquidation_bonus = 0.05
 oracle = "usd"
+venues = ["pool"]
 [agents]
 max_liquidations_per_step = {slots}
 liquidator_capital_usd = {capital}
@@ -104,12 +105,14 @@ def worlds(draw):
             "shock",
             f'shape = "linear"\ndepth = {{ WETH = {draw(st.floats(-0.5, 0.9))}, WBTC = 0.3 }}\nstart = 600\nduration = 1800',
         )
+    protocol = draw(st.sampled_from(["aave_v3", "aave_v3.3", "compound_v2"]))
     return TEMPLATE.format(
         model=model, market=market, accounts=", ".join(rows),
+        fee_key="seize_share" if protocol == "compound_v2" else "liquidation_protocol_fee",
         depth=draw(st.floats(1e4, 1e9)), impact=draw(st.sampled_from(["linear", "sqrt"])),
         permanent=draw(st.floats(0, 1)), btc_pool=draw(st.floats(1, 1e4)), usd_pool=draw(st.floats(6e4, 6e8)),
         oracle=draw(st.sampled_from(["push", "market", "delayed"])),
-        protocol=draw(st.sampled_from(["aave_v3", "compound_v2"])), bonus=draw(st.floats(0, 0.2)),
+        protocol=protocol, bonus=draw(st.floats(0, 0.2)),
         slots=draw(st.integers(1, 20)), capital=draw(st.floats(1e3, 1e12)), gas=draw(st.floats(0, 500)),
     )  # fmt: skip
 

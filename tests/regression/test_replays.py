@@ -347,11 +347,11 @@ PINS = {
         bad_debt_usd=0.0, liquidated_usd=0.0, n_liquidations=0, max_cascade_rounds=0, steps_in_failure_state=0,
     ),
     "crv-squeeze-2022": dict(
-        bad_debt_usd=6_116_124.199288774, liquidated_usd=61_395_824.69984737, n_liquidations=4,
+        bad_debt_usd=6_114_069.307968076, liquidated_usd=61_395_689.87502979, n_liquidations=4,
         max_cascade_rounds=4, steps_in_failure_state=0,
     ),
     "usdc-depeg-2023": dict(
-        bad_debt_usd=0.0, liquidated_usd=92_558_458.500825, n_liquidations=4, max_cascade_rounds=1,
+        bad_debt_usd=0.0, liquidated_usd=123_359_404.042875, n_liquidations=6, max_cascade_rounds=2,
         steps_in_failure_state=0,
     ),
     "terra-2022": dict(

@@ -1,54 +1,67 @@
-"""The world of one batch of paths: prices, venues, oracles, lending markets, and the step that moves them.
+"""The world of one batch of paths: the step order and the in-step cascade, nothing else.
 
-Per step (``World.step``):
+Everything that acts lives in its own package; ``World`` only says in which order, and routes what protocols emit:
 
-1. temporary off-chain impact decays; liquidity providers withdraw or return (evaporation);
-2. arbitrageurs pull every pool towards the market price; their off-chain legs move the off-chain markets;
-3. gas price follows the gas asset's move; oracles are poked (heartbeats, OSM hops, TWAP samples);
-4. the cascade: health checks and liquidations in every lending market, the seized collateral sold through venues,
-   arbitrage again, oracles see the moved price (deviation updates), repeated until no liquidation happens on any
-   path or ``max_cascade_rounds`` is reached;
-5. accounting: bad debt at market prices, failure flags, recorded series.
+1. temporary off-chain impact decays; liquidity providers withdraw or return (:mod:`firesale.agents.providers`);
+2. arbitrageurs pull every pool towards the market, capital-limited, to where venues balance
+   (:mod:`firesale.agents.arbitrageurs`); attackers trade (:mod:`firesale.agents.attackers`);
+3. oracles are poked: heartbeats, OSM hops, TWAP samples (:mod:`firesale.oracle.network`); liquidators get the
+   step's capital, block space and gas price (:mod:`firesale.agents.liquidators`);
+4. the cascade, until no protocol acts on any path or ``max_cascade_rounds`` is reached: every protocol model
+   (:mod:`firesale.protocols`) is given its oracles' answers, market prices, the liquidators' remaining capacity
+   and the venues' real quotes, and returns :class:`~firesale.protocols.base.Flows`; the engine sells what they
+   hand out and buys what they must repay through the venues (:mod:`firesale.liquidity.venues`: price impact),
+   arbitrage runs again on the paths whose prices moved, derived token prices (receipt tokens) are re-read from
+   every model's books (a bounded fixed point, for cross-holdings), and oracles see the moved prices;
+5. accounting: bad debt, reserves, failure flags (:mod:`firesale.engine.accounting`).
 
-Python loops run over steps, cascade rounds, protocols, reserves and venues; never over paths or positions.
+Contagion channels can be switched off for one protocol (``focus``) to attribute its losses by counterfactual
+(:mod:`firesale.contagion.attribution`): ``venues`` (other protocols' sales move shared venues and the oracles that
+read them), ``derived`` (receipt-token prices carry other protocols' losses), ``liquidators`` (other protocols use up
+the liquidators' capital and block space).
+
+Python loops run over steps, cascade rounds, protocols, assets and venues; never over paths or positions.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import inspect
 from dataclasses import dataclass
 
 import numpy as np
 
-from firesale.engine.cohorts import merge_cohorts
-from firesale.engine.kernels import underwater_usd
+from firesale.agents import Arbitrageurs, Attackers, Liquidators, LiquidityProviders
+from firesale.agents.liquidators import gas_asset_index
+from firesale.engine.accounting import Accounting
+from firesale.engine.seeding import BLOCK_SIZE, BlockDraws
 from firesale.exceptions import SimulationError
-from firesale.liquidity import VenueState
 from firesale.liquidity.orderbook import OrderBook
-from firesale.oracle.feeds import OracleFeed
-from firesale.protocols.lending import LendingParams, RoundOutput, Screen
+from firesale.liquidity.venues import VenueSet
+from firesale.oracle.network import OracleNetwork
+from firesale.protocols import ProtocolModel, RoundInputs, SaleQuotes, protocol_type
+from firesale.protocols.base import LiquidatorCapacity
 from firesale.scenario._loader import Scenario
 from firesale.scenario.schema import OrderBookSpec
 
-__all__ = ["Blueprint", "World"]
+__all__ = ["CHANNELS", "SALE_SIZES_USD", "Blueprint", "World"]
 
-_SALE_CHUNKS = (
-    4  # seized collateral is routed in this many slices, each to the venue paying most at that moment
-)
-
-RoundFn = Callable[..., RoundOutput]
+#: Contagion channels between protocols (all on in a normal run).
+CHANNELS = ("venues", "derived", "liquidators")
+#: Grid of cumulative sale sizes on which liquidators' quotes are computed: 0, then $100 to $10B, 3 per decade.
+SALE_SIZES_USD = np.concatenate([[0.0], np.logspace(2, 10, 25)])
+#: Derived-price fixed point: iterations and relative tolerance.
+_FIXED_POINT_ITERATIONS, _FIXED_POINT_TOL = 50, 1e-12
 
 
 @dataclass(frozen=True)
-class _Protocol:
-    name: str
-    reserve_assets: np.ndarray  # asset index of each reserve
-    reserve_oracles: list[int]  # oracle index of each reserve
-    reserve_venues: list[list[int]]  # venue indices (pools and books) where each reserve is sold
-    params: LendingParams
-    collateral0: np.ndarray
-    debt0: np.ndarray
-    buffer_usd: float
+class _ModelPlan:
+    """How one protocol model is wired into the world: global indices of its assets, oracles and venues."""
+
+    model: ProtocolModel
+    assets: np.ndarray  # global asset index of each model asset
+    oracles: list[int]  # oracle index of each model asset
+    venues: list[list[int]]  # venue indices where each model asset is sold
+    issued: list[tuple[int, int]]  # (global token asset index, model asset index of the underlying)
 
 
 @dataclass(frozen=True)
@@ -62,15 +75,16 @@ class Blueprint:
     market_assets: list[int]  # asset indices the market model drives, in its order
     venue_specs: list  # list of (kind, object): ("pool", Venue) or ("book", OrderBook)
     venue_coins: list[list[int]]
-    oracle_specs: list
-    oracle_sources: list[list[int]]  # for medians
-    oracle_venue: list[int]  # for twaps, -1 otherwise
-    protocols: list[_Protocol]
+    plans: list[_ModelPlan]
     dt: float
     n_steps: int
 
+    @property
+    def protocols(self) -> list[ProtocolModel]:
+        return [p.model for p in self.plans]
+
     @classmethod
-    def build(cls, scenario: Scenario) -> Blueprint:
+    def build(cls, scenario: Scenario, kernel: str = "numba") -> Blueprint:
         spec = scenario.spec
         assets = [a.name for a in spec.assets]
         aidx = {n: i for i, n in enumerate(assets)}
@@ -99,58 +113,28 @@ class Blueprint:
                 venue_coins.append([aidx[c] for c in v.coins])
         vidx = {v.name: i for i, v in enumerate(spec.venues)}
         oidx = {o.name: i for i, o in enumerate(spec.oracles)}
-        oracle_specs = spec.oracles
-        oracle_sources = [[oidx[s] for s in o.sources] for o in spec.oracles]
-        oracle_venue = [vidx[o.venue] if o.venue else -1 for o in spec.oracles]
-
-        protocols = []
+        plans = []
         for p in spec.protocols:
-            pos = scenario.positions[p.name]
-            names = list(p.reserves)
-            rs = [p.reserves[n] for n in names]
-            lt = np.tile([r.liquidation_threshold for r in rs], (pos.n_accounts, 1))
-            bonus = np.tile([r.liquidation_bonus for r in rs], (pos.n_accounts, 1))
-            for (
-                cid,
-                cat,
-            ) in p.emode.items():  # accounts in a category use its threshold and bonus on its collateral
-                rows = pos.emode == cid
-                for a in cat.collateral:
-                    lt[rows, names.index(a)] = cat.liquidation_threshold
-                    bonus[rows, names.index(a)] = cat.liquidation_bonus
-            weight = None
-            if spec.simulation.cohorts:
-                reserve_prices = np.array([price0[aidx[n]] for n in names])
-                pos, weight, rows = merge_cohorts(pos, lt, reserve_prices, spec.simulation.cohort_bin)
-                first = np.unique(rows, return_index=True)[1]
-                lt, bonus = lt[first], bonus[first]
-            is_compound = p.type == "compound_v2"
-            params = LendingParams(
-                liquidation_threshold=np.ascontiguousarray(lt),
-                liquidation_bonus=np.ascontiguousarray(bonus),
-                protocol_fee=np.array([r.liquidation_protocol_fee for r in rs]),
-                close_factor=p.close_factor,
-                close_factor_hf_threshold=0.0 if is_compound else p.close_factor_hf_threshold,
-                weight=weight,
-                fee_on_seized=is_compound,
-            )
-            protocols.append(
-                _Protocol(
-                    name=p.name,
-                    reserve_assets=np.array([aidx[n] for n in names]),
-                    reserve_oracles=[oidx[r.oracle] for r in rs],
-                    reserve_venues=[[vidx[v] for v in r.venues] for r in rs],
-                    params=params,
-                    collateral0=pos.collateral,
-                    debt0=pos.debt,
-                    buffer_usd=p.reserve_usd,
+            model = protocol_type(p.type).build(p, scenario, kernel=kernel)
+            plans.append(
+                _ModelPlan(
+                    model=model,
+                    assets=np.array([aidx[a] for a in model.assets]),
+                    oracles=[oidx.get(o, -1) for o in model.oracles],  # -1: no oracle, the market price
+                    venues=[[vidx[v] for v in vs] for vs in model.sale_venues],
+                    # Issued tokens the scenario declares as assets are priced from the issuer's books; others are
+                    # held by nobody in this world.
+                    issued=[
+                        (aidx[t.name], model.assets.index(t.underlying))
+                        for t in model.issued
+                        if t.name in aidx
+                    ],
                 )
             )
         return cls(
             scenario=scenario, assets=assets, price0=price0, parents=parents, market_assets=market_assets,
-            venue_specs=venue_specs, venue_coins=venue_coins, oracle_specs=oracle_specs,
-            oracle_sources=oracle_sources, oracle_venue=oracle_venue, protocols=protocols,
-            dt=spec.simulation.dt, n_steps=spec.simulation.n_steps,
+            venue_specs=venue_specs, venue_coins=venue_coins, plans=plans, dt=spec.simulation.dt,
+            n_steps=spec.simulation.n_steps,
         )  # fmt: skip
 
     def exogenous_prices(self, relatives: np.ndarray) -> np.ndarray:
@@ -175,479 +159,224 @@ class Blueprint:
 
 
 class World:
-    """The mutable state of one batch of paths; ``step`` advances it by one time step."""
+    """The mutable state of one batch of paths; ``step`` advances it by one time step.
 
-    def __init__(
-        self, bp: Blueprint, exo: np.ndarray, round_fn: RoundFn, gas_gwei: np.ndarray, debug: bool = False
-    ) -> None:
+    Parameters
+    ----------
+    bp : Blueprint
+    exo : ndarray of shape (n_paths, n_steps + 1, n_assets)
+        Exogenous prices.
+    gas_gwei : ndarray of shape (n_paths, n_steps + 1)
+    debug : bool
+        Check conservation after every step.
+    channels : iterable of str, optional
+        Contagion channels left on (default all of :data:`CHANNELS`); only meaningful with ``focus``.
+    focus : int, optional
+        The protocol whose losses a counterfactual run measures; channels off isolate it from the others.
+    seed : int
+    blocks : range, optional
+        The run's seed and the path blocks of this batch: random streams of protocol models are keyed by them.
+    """
+
+    def __init__(self, bp: Blueprint, exo: np.ndarray, gas_gwei: np.ndarray, debug: bool = False,
+                 channels: tuple[str, ...] | frozenset[str] = CHANNELS, focus: int | None = None,
+                 seed: int = 0, blocks: range | None = None) -> None:  # fmt: skip
         spec = bp.scenario.spec
-        self.bp, self.exo, self.round_fn = bp, exo, round_fn
-        self.n_paths = exo.shape[0]
-        n = self.n_paths
+        self.bp, self.exo = bp, exo
+        self.n_paths = n = exo.shape[0]
         self.t = 0
-        self.agents = spec.agents
-        self.gas_gwei_path = gas_gwei  # (n_paths, n_steps + 1)
-        self.gas_asset = _gas_asset(bp)
-        # Venues.
-        self.states: list[VenueState | None] = []
-        self.book_v: dict[int, np.ndarray] = {}
-        self.book_perm: dict[int, np.ndarray] = {}
-        self.book_of_asset: dict[int, int] = {}
-        for k, (kind, obj) in enumerate(bp.venue_specs):
-            if kind == "pool":
-                self.states.append(obj.init_state(n))
-            else:
-                self.states.append(None)
-                self.book_v[k], self.book_perm[k] = np.zeros(n), np.zeros(n)
-                self.book_of_asset[bp.venue_coins[k][0]] = k
-        self.liq_factor = np.ones((n, len(bp.venue_specs)))
-        self.depth0 = (
-            np.stack([self._depth(k) for k in range(len(bp.venue_specs))], axis=1) if bp.venue_specs else None
-        )
-        self.peak = exo[:, 0, :].copy()
-        # Lending markets.
-        # .copy(): a writable C-ordered array even when the broadcast view happens to be contiguous (one path).
-        self.coll = [np.broadcast_to(p.collateral0, (n, *p.collateral0.shape)).copy() for p in bp.protocols]
-        self.debt = [np.broadcast_to(p.debt0, (n, *p.debt0.shape)).copy() for p in bp.protocols]
-        self.fees_usd = np.zeros((n, len(bp.protocols)))
-        # Screens let the fused kernels skip accounts that provably need no look (see protocols.lending.Screen).
-        shapes = [(n, *p.collateral0.shape) for p in bp.protocols]
-        self.hf_screen = [Screen.empty(*shape) for shape in shapes]
-        self.solvency_screen = [Screen.empty(*shape) for shape in shapes]
         self.debug = debug
-        # Cumulative flows out of each market, per path and reserve: what conservation is checked against.
-        self.out_coll = [np.zeros((n, len(p.reserve_assets))) for p in bp.protocols]
-        self.out_debt = [np.zeros((n, len(p.reserve_assets))) for p in bp.protocols]
-        # Oracles.
-        self.feeds: list[OracleFeed] = []
-        for o in bp.oracle_specs:
-            window_steps = max(1, round(o.window / bp.dt)) if o.type == "twap" else 1
-            feed = OracleFeed(
-                name=o.name, asset=o.asset, kind=o.type, heartbeat=o.heartbeat, deviation=o.deviation_bps / 1e4,
-                delay=o.delay, window_steps=window_steps, min_answer=o.min_answer, max_answer=o.max_answer,
-                faults=[(f.kind, f.start, f.end, f.factor) for f in o.faults],
-            )  # fmt: skip
-            self.feeds.append(feed)
-        self.asset_idx = {a: i for i, a in enumerate(bp.assets)}
-        market = self.market_prices()
-        for k, feed in enumerate(self.feeds):
-            if feed.kind != "median":
-                feed.start(self._oracle_source(k, market))
-        for k, feed in enumerate(self.feeds):
-            if feed.kind == "median":
-                feed.start(self._median(k, 0.0))
-        # Per-path accumulators.
-        z = np.zeros
-        self.m = {
-            "liquidated_usd": z(n), "n_liquidations": z(n, dtype=np.int64), "liquidator_profit_usd": z(n),
-            "slippage_usd": z(n), "gas_usd": z(n), "max_cascade_rounds": z(n, dtype=np.int64),
-            "first_bad_debt_step": np.full(n, -1, dtype=np.int64), "bad_debt_peak_usd": z(n),
-            "steps_liquidity_flag": z(n, dtype=np.int64), "steps_unclearable_flag": z(n, dtype=np.int64),
-            "steps_oracle_flag": z(n, dtype=np.int64), "steps_in_failure_state": z(n, dtype=np.int64),
-            "unserved_accounts_max": z(n, dtype=np.int64), "attack_cost_usd": z(n),
-        }  # fmt: skip
-        self.attack_open: dict[int, tuple[int, int, np.ndarray]] = {}
-        self.min_ratio = np.ones((n, len(bp.assets)))
-        self.bad_debt_by_protocol = np.zeros((n, len(bp.protocols)))
-        self.last_flags = np.zeros((n, 3), dtype=bool)
-        self.last_rounds = np.zeros(n, dtype=np.int64)
-        self.last_liquidated = np.zeros(n)
+        self.channels = frozenset(channels) if focus is not None else frozenset(CHANNELS)
+        self.focus = focus
+        self.exo_now = exo[:, 0, :].copy()  # exogenous prices of the step, derived token prices written in
+        self.venues = VenueSet(bp.venue_specs, bp.venue_coins, n)
+        vidx = {v.name: i for i, v in enumerate(spec.venues)}
+        self.oracles = OracleNetwork(
+            spec.oracles, {a: i for i, a in enumerate(bp.assets)}, bp.price0, vidx, bp.dt
+        )
+        self.oracles.start(self.market_prices(), self.venues)
+        self.liquidators = Liquidators(spec.agents, gas_gwei, gas_asset_index(spec, bp.assets))
+        self.arbitrageurs = Arbitrageurs(spec.agents.arbitrage_capital_usd, n, len(bp.venue_specs))
+        self.providers = LiquidityProviders(spec.agents.evaporation, [v.name for v in spec.venues], bp.venue_coins,
+                                            exo[:, 0, :], bp.dt)  # fmt: skip
+        self.attackers = Attackers(spec.attacks, vidx, bp.assets, n)
+        blocks = range(-(-n // BLOCK_SIZE)) if blocks is None else blocks
+        self.states = [_init_state(p.model, n, seed, blocks) for p in bp.plans]
+        self.accounting = Accounting(n, [p.model.name for p in bp.plans], bp.assets, bp.price0)
+        # Cumulative flows out of each model, per path and model asset: what conservation is checked against.
+        self.out = [{k: np.zeros((n, len(p.assets))) for k in ("sold", "kept", "repaid")} for p in bp.plans]
+        self.oracle_feeds = sorted({o for p in bp.plans for o in p.oracles if o >= 0})
+        self.has_issued = any(p.issued for p in bp.plans)
+        if self.has_issued:
+            self._reprice()
 
     # ----- prices ---------------------------------------------------------------------------------------------
-    def _book_depth(self, k: int) -> np.ndarray:
-        obj: OrderBook = self.bp.venue_specs[k][1]
-        return obj.depth_usd * np.maximum(self.liq_factor[:, k], 1e-12)
-
     def market_prices(self) -> np.ndarray:
-        """Market price of every asset (n_paths, n_assets): exogenous price less off-chain impact."""
-        m = self.exo[:, self.t, :].copy()
-        for a, k in self.book_of_asset.items():
-            book: OrderBook = self.bp.venue_specs[k][1]
-            m[:, a] *= np.exp(-book.log_impact(self.book_v[k], self.book_perm[k], self._book_depth(k)))
-        return m
+        """Market price of every asset (n_paths, n_assets): exogenous (or derived) price less off-chain impact."""
+        return self.venues.market_prices(self.exo_now)
 
-    def _depth(self, k: int) -> np.ndarray:
-        kind, obj = self.bp.venue_specs[k]
-        if kind == "book":
-            return self._book_depth(k)
-        return obj.depth(self.states[k])
-
-    # ----- venues ---------------------------------------------------------------------------------------------
-    def _arbitrage(self, market: np.ndarray, paths: np.ndarray | None = None) -> None:
-        """Arbitrage every pool towards the market price, on ``paths`` only if given (a mask)."""
-        cap = (
-            self.agents.arbitrage_capital_usd
-            if paths is None
-            else np.where(paths, self.agents.arbitrage_capital_usd, 0.0)
-        )
-        for k, (kind, venue) in enumerate(self.bp.venue_specs):
-            if kind != "pool":
-                continue
-            coins = self.bp.venue_coins[k]
-            j = 0
-            for i in range(1, len(coins)):
-                target = market[:, coins[i]] / market[:, coins[j]]
-                d_i, d_j = venue.arbitrage(self.states[k], i, j, target, cap / market[:, coins[j]])
-                # The arbitrageur's other leg happens off-chain: what it took from the pool it sells there.
-                self._offchain(coins[i], -d_i, market)
-                self._offchain(coins[j], -d_j, market)
-
-    def _offchain(self, asset: int, amount: np.ndarray, market: np.ndarray) -> None:
-        k = self.book_of_asset.get(asset)
-        if k is None or not np.any(amount):
-            return
-        book: OrderBook = self.bp.venue_specs[k][1]
-        book.trade(self.book_v[k], self.book_perm[k], amount * market[:, asset], self._book_depth(k))
-
-    def _sell(self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray) -> np.ndarray:
-        """Sell ``amount`` of ``asset`` through ``venues``; return the USD proceeds per path."""
-        if not venues:
-            return amount * market[:, asset]  # no venue modelled: sold at the market price without impact
-        proceeds = np.zeros(self.n_paths)
-        chunk = amount / _SALE_CHUNKS
-        exo = self.exo[:, self.t, asset]
-        for _ in range(_SALE_CHUNKS):
-            quotes = np.stack([self._quote(k, asset, market) for k in venues], axis=1)
-            best = np.argmax(quotes, axis=1)
-            for n, k in enumerate(venues):
-                amt = np.where(best == n, chunk, 0.0)
-                if not amt.any():
+    def _reprice(self) -> np.ndarray:
+        """Derived token prices from every issuing model's books, to a fixed point (cross-holdings)."""
+        market = self.market_prices()
+        if not self.has_issued:
+            return market
+        for _ in range(_FIXED_POINT_ITERATIONS):
+            change = np.zeros(self.n_paths)
+            for plan, state in zip(self.bp.plans, self.states, strict=True):
+                if not plan.issued:
                     continue
-                kind, venue = self.bp.venue_specs[k]
-                if kind == "book":
-                    factor = venue.trade(self.book_v[k], self.book_perm[k], amt * exo, self._book_depth(k))
-                    proceeds += amt * exo * factor
-                else:
-                    coins = self.bp.venue_coins[k]
-                    i = coins.index(asset)
-                    j = 1 if i == 0 else 0
-                    out = venue.swap(self.states[k], i, j, amt)
-                    proceeds += out * market[:, coins[j]]
-        return proceeds
-
-    def _buy(self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray) -> np.ndarray:
-        """Buy ``amount`` of ``asset`` (debt to repay); return the USD cost per path.
-
-        Bought on the asset's order book when the reserve lists one (its price rises with the buying); otherwise
-        at the market price, without impact. Pools are not used for buying (they quote exact inputs only).
-        """
-        k = next((v for v in venues if self.bp.venue_specs[v][0] == "book"), None)
-        if k is None:
-            return amount * market[:, asset]
-        book: OrderBook = self.bp.venue_specs[k][1]
-        exo = self.exo[:, self.t, asset]
-        factor = book.trade(self.book_v[k], self.book_perm[k], -amount * exo, self._book_depth(k))
-        return amount * exo * factor
-
-    def _quote(self, k: int, asset: int, market: np.ndarray) -> np.ndarray:
-        kind, venue = self.bp.venue_specs[k]
-        if kind == "book":
-            return market[:, asset]
-        coins = self.bp.venue_coins[k]
-        i = coins.index(asset)
-        j = 1 if i == 0 else 0
-        fee = getattr(venue, "fee_bps", 0.0) / 1e4
-        return venue.price(self.states[k], i, j) * market[:, coins[j]] * (1.0 - fee)
-
-    def _evaporate(self, market: np.ndarray) -> None:
-        ev = self.agents.evaporation
-        if ev.sensitivity == 0:
-            return
-        np.maximum(self.peak, market, out=self.peak)
-        decay = 0.5 ** (self.bp.dt / ev.return_half_life)
-        for k, (kind, venue) in enumerate(self.bp.venue_specs):
-            a = self.bp.venue_coins[k][0]
-            drawdown = 1.0 - market[:, a] / self.peak[:, a]
-            target = 1.0 - np.minimum(ev.max_withdraw, ev.sensitivity * drawdown)
-            cur = self.liq_factor[:, k]
-            new = np.where(target < cur, target, target - (target - cur) * decay)
-            if kind == "pool":
-                venue.scale_liquidity(self.states[k], new / cur)
-            self.liq_factor[:, k] = new
-
-    # ----- oracles --------------------------------------------------------------------------------------------
-    def _oracle_source(self, k: int, market: np.ndarray) -> np.ndarray:
-        feed = self.feeds[k]
-        a = self.asset_idx[feed.asset]
-        ref = self.bp.oracle_specs[k].reference_asset
-        if ref is not None:  # exchange-rate oracle: the reference's price times the starting ratio
-            r = self.asset_idx[ref]
-            return market[:, r] * (self.bp.price0[a] / self.bp.price0[r])
-        v = self.bp.oracle_venue[k]
-        if feed.kind == "twap" and v >= 0:
-            coins = self.bp.venue_coins[v]
-            i = coins.index(a)
-            j = 1 if i == 0 else 0
-            return self.bp.venue_specs[v][1].price(self.states[v], i, j) * market[:, coins[j]]
-        return market[:, a]
-
-    def _median(self, k: int, time: float) -> np.ndarray:
-        return np.median(
-            np.stack([self.feeds[s].reported(time) for s in self.bp.oracle_sources[k]], axis=1), axis=1
+                mkt = market[:, plan.assets]
+                book = plan.model.account(state, mkt)
+                prices = plan.model.token_prices(state, mkt, book)
+                names = [t.name for t in plan.model.issued if t.name in self.bp.assets]
+                for (token, under), name in zip(plan.issued, names, strict=True):
+                    new = prices[name] if "derived" in self.channels else mkt[:, under]
+                    old = self.exo_now[:, token]
+                    change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
+                    self.exo_now[:, token] = new
+            market = self.market_prices()
+            if not (change > _FIXED_POINT_TOL).any():
+                return market
+        raise SimulationError(
+            f"derived token prices did not converge at step {self.t} on {int((change > _FIXED_POINT_TOL).sum())} "
+            f"path(s) after {_FIXED_POINT_ITERATIONS} iterations (a cross-holding cycle with no fixed point)"
         )
-
-    def _poke_oracles(self, market: np.ndarray, step_start: bool) -> None:
-        time = self.t * self.bp.dt
-        for k, feed in enumerate(self.feeds):
-            if feed.kind != "median":
-                feed.poke(time, self._oracle_source(k, market), step_start)
-        for k, feed in enumerate(self.feeds):
-            if feed.kind == "median":
-                feed.answer = self._median(k, time)
 
     # ----- the step -------------------------------------------------------------------------------------------
     def step(self) -> None:
         """Advance every path by one time step, cascade included."""
-        bp, ag = self.bp, self.agents
+        bp = self.bp
         self.t += 1
-        t, n = self.t, self.n_paths
+        t = self.t
         time = t * bp.dt
-        for k in self.book_v:
-            self.bp.venue_specs[k][1].decay(self.book_v[k], bp.dt)
-        market = self.market_prices()
-        self._evaporate(market)
-        self._arbitrage(market)
-        market = self.market_prices()
-        self._attack(market, time)
-        self._poke_oracles(market, step_start=True)
-        gas_usd = self._gas_usd(market)
+        derived = [tok for p in bp.plans for tok, _ in p.issued]
+        keep = self.exo_now[:, derived].copy() if derived else None
+        self.exo_now = self.exo[:, t, :].copy()
+        if derived:
+            self.exo_now[:, derived] = keep
+        self.accounting.new_step()
+        self.venues.decay(bp.dt)
+        self.providers.act(self.venues, self.market_prices())
+        self.arbitrageurs.new_step()
+        self.arbitrageurs.run(self.venues, self.exo_now)
+        market = self._reprice()
+        self.attackers.act(self.venues, market, time, bp.dt)
+        self.oracles.poke(time, market, self.venues, step_start=True)
+        capacity = self.liquidators.capacity(t, market)
+        # With the liquidator channel off, the protocol in focus has liquidators of its own.
+        own = self.liquidators.capacity(t, market) if "liquidators" not in self.channels else capacity
 
-        slots = np.full(n, ag.max_liquidations_per_step, dtype=np.int64)
-        capital = np.full(n, ag.liquidator_capital_usd)
+        n = self.n_paths
         active = np.ones(n, dtype=bool)
         rounds = np.zeros(n, dtype=np.int64)
         unserved = np.zeros(n, dtype=np.int64)
-        liquidated = np.zeros(n)
         for _ in range(bp.scenario.spec.simulation.max_cascade_rounds):
             did = np.zeros(n, dtype=bool)
             round_unserved = np.zeros(n, dtype=np.int64)
-            for pi, proto in enumerate(bp.protocols):
-                ra = proto.reserve_assets
-                oracle = np.ascontiguousarray(
-                    np.stack([self.feeds[o].reported(time) for o in proto.reserve_oracles], axis=1)
-                )
-                mkt = np.ascontiguousarray(market[:, ra])
-                coef, expo = self._slippage_estimate(proto, market)
-                out = self.round_fn(
-                    self.coll[pi], self.debt[pi], oracle, mkt, proto.params, active, slots, capital,
-                    gas_usd, coef, expo, ag.min_profit_usd, screen=self.hf_screen[pi],
-                )  # fmt: skip
-                self.solvency_screen[pi].dirty |= out.n_liquidations > 0
-                round_unserved += out.n_unserved
-                self.out_coll[pi] += out.seized + out.fee
-                self.out_debt[pi] += out.repaid
-                took = out.n_liquidations > 0
-                if not took.any():
-                    continue
-                did |= took
-                repaid_mkt = (out.repaid * mkt).sum(axis=1)
-                proceeds = np.zeros(n)
-                for r in range(len(ra)):
-                    if out.seized[:, r].any():
-                        before = out.seized[:, r] * market[:, ra[r]]
-                        got = self._sell(int(ra[r]), out.seized[:, r], proto.reserve_venues[r], market)
-                        self.m["slippage_usd"] += before - got
-                        proceeds += got
-                fee_usd = (out.fee * mkt).sum(axis=1)
-                self.fees_usd[:, pi] += fee_usd
-                self.m["liquidated_usd"] += repaid_mkt
-                liquidated += repaid_mkt
-                self.m["n_liquidations"] += out.n_liquidations
-                gas = out.n_liquidations * gas_usd
-                self.m["gas_usd"] += gas
-                # Liquidators buy the debt they repay; through an order book that pushes its price up (a squeeze).
-                cost = np.zeros(n)
-                for r in range(len(ra)):
-                    if out.repaid[:, r].any():
-                        cost += self._buy(int(ra[r]), out.repaid[:, r], proto.reserve_venues[r], market)
-                self.m["liquidator_profit_usd"] += proceeds - cost - gas
+            for pi, (plan, state) in enumerate(zip(bp.plans, self.states, strict=True)):
+                cap = own if pi == self.focus else capacity
+                flows = self._round(pi, plan, state, market, active, cap, time)
+                round_unserved += flows.n_unserved
+                did |= flows.acted
             unserved = np.where(active, round_unserved, unserved)
             if not did.any():
                 break
             rounds += did
-            self._arbitrage(self.market_prices(), did)  # only paths whose prices the sales moved
-            market = self.market_prices()
-            self._poke_oracles(market, step_start=False)
+            self.arbitrageurs.run(self.venues, self.exo_now, did)  # only paths whose prices the sales moved
+            market = self._reprice()
+            self.oracles.poke(time, market, self.venues, step_start=False)
             active = did
-        self._account(market, rounds, unserved, liquidated, time)
+        books = [p.model.account(s, market[:, p.assets]) for p, s in zip(bp.plans, self.states, strict=True)]
+        self.accounting.close_step(t, market, books, rounds, unserved, self._liquidity_flag(),
+                                   self.oracles.failed(self.oracle_feeds, time, market,
+                                                       bp.scenario.spec.failure_oracle_deviation))  # fmt: skip
         if self.debug:
             self.check_conservation()
 
+    def _round(self, pi: int, plan: _ModelPlan, state, market: np.ndarray, active: np.ndarray,  # type: ignore[no-untyped-def]
+               cap: LiquidatorCapacity, time: float):  # fmt: skip
+        """One model's round, and the routing of its flows through the venues."""
+        mkt = np.ascontiguousarray(market[:, plan.assets])
+        routed = self.focus is None or pi == self.focus or "venues" in self.channels
+        venues = plan.venues if routed else [[] for _ in plan.venues]
+
+        def proceeds(paths: np.ndarray, needed_usd: np.ndarray) -> np.ndarray:
+            return self.venues.sale_curves(plan.assets, venues, market, self.exo_now, SALE_SIZES_USD, paths,
+                                           needed_usd)  # fmt: skip
+
+        oracle = mkt.copy()
+        for r, k in enumerate(plan.oracles):
+            if k >= 0:
+                oracle[:, r] = self.oracles.reported(k, time)
+        inputs = RoundInputs(
+            time=time, oracle=oracle, market=mkt, active=active,
+            liquidators=cap, quotes=SaleQuotes(SALE_SIZES_USD, proceeds),
+        )  # fmt: skip
+        flows = plan.model.round(state, inputs)
+        out = self.out[pi]
+        out["sold"] += flows.sell
+        out["kept"] += flows.kept
+        out["repaid"] += flows.buy
+        if not flows.acted.any():
+            return flows
+        # Sales and purchases: routed through the venues (price impact), or at market when this protocol's
+        # venue channel is switched off in a counterfactual run.
+        proceeds_usd = np.zeros(self.n_paths)
+        value_usd = np.zeros(self.n_paths)
+        cost_usd = np.zeros(self.n_paths)
+        for r, a in enumerate(plan.assets):
+            if flows.sell[:, r].any():
+                value_usd += flows.sell[:, r] * market[:, a]
+                proceeds_usd += self.venues.sell(int(a), flows.sell[:, r], venues[r], market, self.exo_now)
+            if flows.buy[:, r].any():
+                # Liquidators buy the debt they repay; through an order book that pushes its price up (a squeeze).
+                cost_usd += self.venues.buy(int(a), flows.buy[:, r], venues[r], market, self.exo_now)
+        repaid_usd = (flows.buy * mkt).sum(axis=1)
+        self.accounting.flows(pi, flows, repaid_usd, value_usd, proceeds_usd, cost_usd, cap.gas_usd)
+        return flows
+
+    def _liquidity_flag(self) -> np.ndarray:
+        flag = np.zeros(self.n_paths, dtype=bool)
+        frac = self.bp.scenario.spec.failure_liquidity_fraction
+        for k in range(len(self.bp.venue_specs)):
+            flag |= self.venues.depth(k) < frac * self.venues.depth0[:, k]
+        return flag
+
     def check_conservation(self) -> None:
         """Raise SimulationError unless every token is accounted for and no balance is negative."""
-        for pi, proto in enumerate(self.bp.protocols):
-            for name, now, start, out in (
-                ("collateral", self.coll[pi], proto.collateral0, self.out_coll[pi]),
-                ("debt", self.debt[pi], proto.debt0, self.out_debt[pi]),
-            ):
-                if (now < -1e-9 * np.maximum(start.max(), 1.0)).any():
-                    raise SimulationError(f"{proto.name}: negative {name} balance at step {self.t}")
-                gap = np.abs(now.sum(axis=1) + out - start.sum(axis=0))
-                tol = 1e-9 * np.maximum(start.sum(axis=0), 1.0)
-                if (gap > tol).any():
-                    raise SimulationError(
-                        f"{proto.name}: {name} not conserved at step {self.t} on {int((gap > tol).any(axis=1).sum())} "
-                        f"path(s); largest gap {gap.max():.6g} tokens"
-                    )
-        for k, (kind, _) in enumerate(self.bp.venue_specs):
+        problems = []
+        for plan, state, out in zip(self.bp.plans, self.states, self.out, strict=True):
+            problems += plan.model.check_conservation(state, out)
+        for k, (kind, venue) in enumerate(self.bp.venue_specs):
             if kind == "pool":
-                for key, arr in self.states[k].arrays.items():
+                for key, arr in self.venues.states[k].arrays.items():
                     if (arr < 0).any():
-                        raise SimulationError(
-                            f"venue {self.bp.venue_specs[k][1].name}: negative {key} at step {self.t}"
-                        )
-
-    def _attack(self, market: np.ndarray, time: float) -> None:
-        """Open and close oracle-manipulation trades (``[[attacks]]``); their cost accrues per path."""
-        bp = self.bp
-        for n, att in enumerate(bp.scenario.spec.attacks):
-            k = next(i for i, v in enumerate(bp.scenario.spec.venues) if v.name == att.venue)
-            venue, coins = bp.venue_specs[k][1], bp.venue_coins[k]
-            i = coins.index(bp.assets.index(att.coin))
-            j = 1 if i == 0 else 0
-            opens = att.start <= time < att.start + bp.dt
-            closes = att.start + att.duration <= time < att.start + att.duration + bp.dt
-            if opens:
-                give, get = (i, j) if att.side == "sell" else (j, i)
-                amount = att.amount_usd / market[:, coins[give]]
-                got = venue.swap(self.states[k], give, get, amount)
-                self.m["attack_cost_usd"] += amount * market[:, coins[give]]
-                self.attack_open[n] = (give, get, got)
-            elif closes and n in self.attack_open:
-                give, get, got = self.attack_open.pop(n)
-                back = venue.swap(self.states[k], get, give, got)
-                self.m["attack_cost_usd"] -= back * market[:, coins[give]]
-
-    def _slippage_estimate(self, proto: _Protocol, market: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """The liquidator's expected slippage per reserve, as ``coef * sale_usd ** exp`` for the lending kernel.
-
-        From the order book when the reserve sells through one (its own curve); otherwise from the pools it sells
-        into, each probed with a $1M sale on a copy of its state (fee, curvature and any discount to the market
-        price included), linearised and combined as parallel routes (1/k = sum of 1/k_i).
-        """
-        coef = np.zeros((self.n_paths, len(proto.reserve_assets)))
-        expo = np.ones(len(proto.reserve_assets))
-        probe_usd = 1e6
-        for r, a in enumerate(proto.reserve_assets):
-            venues = proto.reserve_venues[r]
-            k = self.book_of_asset.get(int(a))
-            if k is not None and k in venues:
-                book: OrderBook = self.bp.venue_specs[k][1]
-                coef[:, r] = book.slippage_coefficient(self._book_depth(k))
-                expo[r] = book.exponent
-                continue
-            inverse = np.zeros(self.n_paths)
-            for v in venues:
-                kind, venue = self.bp.venue_specs[v]
-                if kind != "pool":
-                    continue
-                coins = self.bp.venue_coins[v]
-                i = coins.index(int(a))
-                j = 1 if i == 0 else 0
-                got = venue.swap(self.states[v].copy(), i, j, probe_usd / market[:, a]) * market[:, coins[j]]
-                slip = np.clip(1.0 - got / probe_usd, 1e-12, 1.0)
-                inverse += probe_usd / slip
-            if inverse.any():
-                coef[:, r] = np.where(inverse > 0, 1.0 / np.where(inverse > 0, inverse, 1.0), 0.0)
-        return coef, expo
-
-    def _gas_usd(self, market: np.ndarray) -> np.ndarray:
-        ag = self.agents
-        if self.gas_asset < 0 or ag.gas_per_liquidation == 0:
-            return np.zeros(self.n_paths)
-        gwei = self.gas_gwei_path[:, self.t]
-        return ag.gas_per_liquidation * gwei * 1e-9 * market[:, self.gas_asset]
-
-    def _account(
-        self,
-        market: np.ndarray,
-        rounds: np.ndarray,
-        unserved: np.ndarray,
-        liquidated: np.ndarray,
-        time: float,
-    ) -> None:
-        bp, m = self.bp, self.m
-        if not np.all(np.isfinite(market)):
-            bad = ~np.isfinite(market)
-            raise SimulationError(
-                f"market prices went non-finite at step {self.t} on {int(bad.any(axis=1).sum())} path(s) "
-                f"(assets: {[bp.assets[a] for a in np.flatnonzero(bad.any(axis=0))]})"
-            )
-        total = np.zeros(self.n_paths)
-        for pi, proto in enumerate(bp.protocols):
-            uw = underwater_usd(
-                self.coll[pi], self.debt[pi], np.ascontiguousarray(market[:, proto.reserve_assets]),
-                self.solvency_screen[pi],
-            )  # fmt: skip
-            self.bad_debt_by_protocol[:, pi] = uw
-            total += uw
-        m["bad_debt_peak_usd"] = np.maximum(m["bad_debt_peak_usd"], total)
-        first = (m["first_bad_debt_step"] < 0) & (total > 1e-6)
-        m["first_bad_debt_step"][first] = self.t
-        m["max_cascade_rounds"] = np.maximum(m["max_cascade_rounds"], rounds)
-        m["unserved_accounts_max"] = np.maximum(m["unserved_accounts_max"], unserved)
-        np.minimum(self.min_ratio, market / bp.price0, out=self.min_ratio)
-        liq_flag = np.zeros(self.n_paths, dtype=bool)
-        frac = bp.scenario.spec.failure_liquidity_fraction
-        for k in range(len(bp.venue_specs)):
-            liq_flag |= self._depth(k) < frac * self.depth0[:, k]
-        oracle_flag = np.zeros(self.n_paths, dtype=bool)
-        dev = bp.scenario.spec.failure_oracle_deviation
-        for feed in self.feeds:
-            a = self.asset_idx[feed.asset]
-            rep = feed.reported(time)
-            oracle_flag |= np.abs(rep - market[:, a]) > dev * market[:, a]
-            if feed.faulted(time):
-                oracle_flag[:] = True
-        clear_flag = unserved > 0
-        m["steps_liquidity_flag"] += liq_flag
-        m["steps_unclearable_flag"] += clear_flag
-        m["steps_oracle_flag"] += oracle_flag
-        m["steps_in_failure_state"] += (liq_flag.astype(int) + clear_flag + oracle_flag) >= 2
-        self.last_flags = np.stack([liq_flag, clear_flag, oracle_flag], axis=1)
-        self.last_rounds = rounds
-        self.last_liquidated = liquidated
-        self.last_market = market
+                        problems.append(f"venue {venue.name}: negative {key}")
+        if problems:
+            raise SimulationError(f"at step {self.t}: " + "; ".join(problems))
 
     def final_metrics(self) -> dict[str, np.ndarray]:
         """Per-path metrics at the end of the horizon."""
-        out = dict(self.m)
-        out["protocol_fees_usd"] = self.fees_usd.sum(axis=1)
-        total = self.bad_debt_by_protocol.sum(axis=1)
-        out["bad_debt_usd"] = total
-        for pi, proto in enumerate(self.bp.protocols):
-            out[f"bad_debt_usd_{proto.name}"] = self.bad_debt_by_protocol[:, pi].copy()
-        buffers = np.array([p.buffer_usd for p in self.bp.protocols]) + self.fees_usd
-        out["insolvent"] = (self.bad_debt_by_protocol > buffers + 1e-9).any(axis=1)
-        market = self.last_market
-        for pi, proto in enumerate(self.bp.protocols):
-            # Reserves (and liquidation fees earned) absorb bad debt first.
-            out[f"reserves_used_usd_{proto.name}"] = np.minimum(
-                self.bad_debt_by_protocol[:, pi], buffers[:, pi]
-            )
-            # Bad debt by debt asset: each underwater account's shortfall, split over its debts by value.
-            prices = market[:, proto.reserve_assets]
-            debt_val = self.debt[pi] * prices[:, None, :]
-            total_debt = debt_val.sum(axis=2)
-            shortfall = np.maximum(total_debt - (self.coll[pi] * prices[:, None, :]).sum(axis=2), 0.0)
-            share = np.divide(
-                debt_val, total_debt[..., None], out=np.zeros_like(debt_val), where=total_debt[..., None] > 0
-            )
-            by_asset = (shortfall[..., None] * share).sum(axis=1)
-            for r, a in enumerate(proto.reserve_assets):
-                if proto.debt0[:, r].any():
-                    out[f"bad_debt_usd_{proto.name}_{self.bp.assets[a]}"] = by_asset[:, r]
-        for a, name in enumerate(self.bp.assets):
-            out[f"min_price_ratio_{name}"] = self.min_ratio[:, a].copy()
-            out[f"min_exo_ratio_{name}"] = (self.exo[:, :, a] / self.bp.price0[a]).min(axis=1)
-        return out
+        market = self.accounting.last_market
+        books = [
+            p.model.account(s, market[:, p.assets], by_asset=True)
+            for p, s in zip(self.bp.plans, self.states, strict=True)
+        ]
+        debt_assets = [_owed_assets(p.model) for p in self.bp.plans]
+        return self.accounting.final_metrics(books, debt_assets, [list(p.model.assets) for p in self.bp.plans],
+                                             self.exo, self.attackers.cost_usd)  # fmt: skip
 
 
-def _gas_asset(bp: Blueprint) -> int:
-    ag = bp.scenario.spec.agents
-    if ag.gas_asset is not None:
-        return bp.assets.index(ag.gas_asset)
-    for name in ("ETH", "WETH"):
-        if name in bp.assets:
-            return bp.assets.index(name)
-    return -1
+def _init_state(model: ProtocolModel, n_paths: int, seed: int, blocks: range):  # type: ignore[no-untyped-def]
+    """A model's starting state; models with random streams get draws keyed by (seed, model, path block)."""
+    if "rng" in inspect.signature(model.init_state).parameters:
+        return model.init_state(n_paths, rng=BlockDraws(seed, model.name, blocks, n_paths))
+    return model.init_state(n_paths)
+
+
+def _owed_assets(model: ProtocolModel) -> list[int]:
+    """Model assets owed to the protocol at the start (bad debt is reported per each)."""
+    debt0 = getattr(model, "debt0", None)
+    if debt0 is None:
+        return []
+    return [r for r in range(len(model.assets)) if debt0[:, r].any()]

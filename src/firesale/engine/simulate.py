@@ -10,14 +10,14 @@ import numpy as np
 import pandas as pd
 
 from firesale._version import __version__
-from firesale.engine._world import Blueprint, World
-from firesale.engine.kernels import ROUND_KERNELS
+from firesale.agents.liquidators import gas_price_path
+from firesale.engine._world import CHANNELS, Blueprint, World
 from firesale.engine.seeding import BLOCK_SIZE, block_generator
 from firesale.exceptions import ParameterError, ScenarioError
 from firesale.results import SimulationResult
 from firesale.scenario import Scenario, load_scenario
 
-__all__ = ["estimate_memory", "simulate"]
+__all__ = ["estimate_memory", "run_blocks", "simulate"]
 
 Progress = Callable[[float], None]
 
@@ -27,7 +27,11 @@ _SERIES = {
     "liquidated": "debt repaid by liquidations during the step (USD)",
     "rounds": "cascade rounds in the step",
     "flags": "systemic-failure flags: liquidity, unclearable, oracle",
+    "oracle": "each oracle's reported answer (USD)",
 }
+
+#: Implementations of the liquidation kernels, by name (``simulate(kernel=...)``).
+KERNELS = ("numba", "numpy")
 
 
 def estimate_memory(scenario: Scenario, n_paths: int, batch_size: int | None = None) -> int:
@@ -75,6 +79,8 @@ def simulate(
     kernel: str = "numba",
     progress: Progress | None = None,
     debug: bool = False,
+    channels: tuple[str, ...] | None = None,
+    focus: str | None = None,
 ) -> SimulationResult:
     """Run the Monte Carlo stress test of a scenario.
 
@@ -96,6 +102,11 @@ def simulate(
         Called with the fraction of work done.
     debug : bool, default False
         Check token conservation and non-negative balances after every step (slower).
+    channels : tuple of str, optional
+        Counterfactual runs only (with ``focus``): the contagion channels left on, a subset of
+        ``("venues", "derived", "liquidators")``. See :func:`firesale.contagion.attribute`.
+    focus : str, optional
+        Counterfactual runs only: the protocol whose isolation ``channels`` describes.
 
     Returns
     -------
@@ -117,7 +128,15 @@ def simulate(
     seed = spec.simulation.seed if seed is None else seed
     _check("n_paths", n_paths, "a positive int", isinstance(n_paths, int | np.integer) and n_paths > 0)
     _check("seed", seed, "a non-negative int", isinstance(seed, int | np.integer) and seed >= 0)
-    _check("kernel", kernel, f"one of {sorted(ROUND_KERNELS)}", kernel in ROUND_KERNELS)
+    _check("kernel", kernel, f"one of {list(KERNELS)}", kernel in KERNELS)
+    names = [p.name for p in spec.protocols]
+    _check("focus", focus, f"None or one of {names}", focus is None or focus in names)
+    _check("channels", channels, f"None or a tuple of names from {list(CHANNELS)}",
+           channels is None or (isinstance(channels, tuple | list | frozenset | set) and set(channels) <= set(CHANNELS)))  # fmt: skip
+    isolation = (
+        tuple(channels) if channels is not None else CHANNELS,
+        None if focus is None else names.index(focus),
+    )
     if batch_size is not None:
         _check("batch_size", batch_size, "a positive int", isinstance(batch_size, int) and batch_size > 0)
     if n_steps is not None:
@@ -133,39 +152,27 @@ def simulate(
         )
 
     started = _time.perf_counter()
-    bp = Blueprint.build(scenario)
-    model = spec.market.build(
-        [bp.assets[a] for a in bp.market_assets], scenario.base_dir
-    ) if bp.market_assets else None  # fmt: skip
-    round_fn = ROUND_KERNELS[kernel]
+    bp = Blueprint.build(scenario, kernel)
+    model = _market_model(bp)
     batch = _batch_size(scenario, n_paths, batch_size)
     n_t = spec.simulation.n_steps
-    record = [r for r in spec.simulation.record if r in _SERIES]
     metrics: list[pd.DataFrame] = []
     series: dict[str, list[np.ndarray]] = {}
     n_blocks = -(-n_paths // BLOCK_SIZE)
     blocks_per_batch = batch // BLOCK_SIZE
     work, done = n_blocks * n_t, 0
+
+    def tick(n_blocks_done: int) -> None:
+        nonlocal done
+        done += n_blocks_done
+        if progress is not None:
+            progress(done / work)
+
     for first_block in range(0, n_blocks, blocks_per_batch):
         blocks = range(first_block, min(n_blocks, first_block + blocks_per_batch))
-        rel = [_block_relatives(model, spec, seed, b) for b in blocks]
-        relatives = np.concatenate(rel, axis=0)
-        lo = first_block * BLOCK_SIZE
-        keep = min(n_paths - lo, relatives.shape[0])
-        exo = bp.exogenous_prices(relatives[:keep])
-        gas = _gas_path(bp, exo)
-        world = World(bp, exo, round_fn, gas, debug=debug)
-        rec = _Recorder(record, world, keep, n_t)
-        for _ in range(n_t):
-            world.step()
-            rec.take(world)
-            done += len(blocks)
-            if progress is not None:
-                progress(done / work)
-        frame = pd.DataFrame(world.final_metrics())
-        frame.index = pd.RangeIndex(lo, lo + keep, name="path")
+        frame, arrays = _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation)
         metrics.append(frame)
-        for name, arr in rec.arrays.items():
+        for name, arr in arrays.items():
             series.setdefault(name, []).append(arr)
     wall = _time.perf_counter() - started
     return SimulationResult(
@@ -182,6 +189,48 @@ def simulate(
     )
 
 
+def run_blocks(
+    scenario: Scenario, seed: int, blocks: range, n_paths: int, *, kernel: str = "numba", debug: bool = False
+) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
+    """Run the path blocks ``blocks`` of an ``n_paths`` run: the unit of work a distributed executor schedules.
+
+    Returns the per-path metrics (indexed by global path number) and the recorded series of those paths. Any
+    partition of a run's blocks gives, concatenated in block order, exactly what :func:`simulate` returns.
+    """
+    bp = Blueprint.build(scenario, kernel)
+    return _run_batch(bp, _market_model(bp), seed, blocks, n_paths, debug, None, (CHANNELS, None))
+
+
+def _market_model(bp: Blueprint):  # type: ignore[no-untyped-def]
+    spec = bp.scenario.spec
+    if not bp.market_assets:
+        return None
+    return spec.market.build([bp.assets[a] for a in bp.market_assets], bp.scenario.base_dir)
+
+
+def _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation):  # type: ignore[no-untyped-def]
+    spec = bp.scenario.spec
+    n_t = spec.simulation.n_steps
+    record = [r for r in spec.simulation.record if r in _SERIES]
+    relatives = np.concatenate([_block_relatives(model, spec, seed, b) for b in blocks], axis=0)
+    lo = blocks[0] * BLOCK_SIZE
+    keep = min(n_paths - lo, relatives.shape[0])
+    exo = bp.exogenous_prices(relatives[:keep])
+    gas = gas_price_path(bp.scenario, bp.assets, exo, bp.dt)
+    world = World(
+        bp, exo, gas, debug=debug, channels=isolation[0], focus=isolation[1], seed=seed, blocks=blocks
+    )
+    rec = _Recorder(record, world, keep, n_t)
+    for _ in range(n_t):
+        world.step()
+        rec.take(world)
+        if tick is not None:
+            tick(len(blocks))
+    frame = pd.DataFrame(world.final_metrics())
+    frame.index = pd.RangeIndex(lo, lo + keep, name="path")
+    return frame, rec.arrays
+
+
 def _with_steps(scenario: Scenario, n_steps: int) -> Scenario:
     from dataclasses import replace
 
@@ -196,40 +245,6 @@ def _block_relatives(model, spec, seed: int, block: int) -> np.ndarray:  # type:
     rng = block_generator(seed, "market", block)
     rel = model.simulate(BLOCK_SIZE, n_t, spec.simulation.dt, rng)
     return np.asarray(rel, dtype=float)
-
-
-def _gas_path(bp: Blueprint, exo: np.ndarray) -> np.ndarray:
-    """Gas price in gwei per path and step: base price scaled up by the gas asset's moves (congestion)."""
-    ag = bp.scenario.spec.agents
-    n_paths, n_t, _ = exo.shape
-    if ag.gas_series is not None:
-        from firesale.data import load_prices
-
-        frame = load_prices(ag.gas_series, base_dir=bp.scenario.base_dir)
-        column = ag.gas_column or frame.columns[0]
-        if column not in frame.columns:
-            raise ScenarioError(
-                f"{bp.scenario.source}: agents.gas_column: must be a column of {ag.gas_series} "
-                f"{list(frame.columns)}, got {column!r}"
-            )
-        series = frame[column].dropna()
-        start = getattr(bp.scenario.spec.market, "start", None)  # a replay's first instant, if it has one
-        if start is None:
-            t0 = series.index[0]
-        else:
-            t0 = pd.Timestamp(start)
-            t0 = t0.tz_localize("UTC") if t0.tzinfo is None else t0.tz_convert("UTC")
-        times = t0 + pd.to_timedelta(np.arange(n_t) * bp.dt, unit="s")
-        # The gas price in force at each step: the last observation at or before it (the first before the data).
-        pos = np.clip(series.index.searchsorted(times, side="right") - 1, 0, len(series) - 1)
-        return np.broadcast_to(series.to_numpy(dtype=float)[pos], (n_paths, n_t))
-    gwei = np.full((n_paths, n_t), ag.gas_price_gwei)
-    name = ag.gas_asset or next((a for a in ("ETH", "WETH") if a in bp.assets), None)
-    if ag.gas_volatility_sensitivity > 0 and name is not None:
-        a = bp.assets.index(name)
-        r = np.abs(np.diff(np.log(exo[:, :, a]), axis=1)) / np.sqrt(bp.dt / 86_400)
-        gwei[:, 1:] *= np.exp(ag.gas_volatility_sensitivity * r)
-    return gwei
 
 
 class _Recorder:
@@ -251,18 +266,26 @@ class _Recorder:
         if "flags" in record:
             for f in ("flag_liquidity", "flag_unclearable", "flag_oracle"):
                 self.arrays[f] = np.zeros(shape, dtype=np.float32)
+        if "oracle" in record:
+            for k, feed in enumerate(world.oracles.feeds):
+                self.arrays[f"oracle_{feed.name}"] = np.empty(shape, dtype=np.float32)
+                self.arrays[f"oracle_{feed.name}"][:, 0] = world.oracles.reported(k, 0.0)
 
     def take(self, world: World) -> None:
         t = world.t
+        acc = world.accounting
         if "price" in self.record:
             for a, name in enumerate(world.bp.assets):
-                self.arrays[f"price_{name}"][:, t] = world.last_market[:, a]
+                self.arrays[f"price_{name}"][:, t] = acc.last_market[:, a]
         if "bad_debt" in self.record:
-            self.arrays["bad_debt"][:, t] = world.bad_debt_by_protocol.sum(axis=1)
+            self.arrays["bad_debt"][:, t] = acc.bad_debt()
         if "liquidated" in self.record:
-            self.arrays["liquidated"][:, t] = world.last_liquidated
+            self.arrays["liquidated"][:, t] = acc.last_liquidated
         if "rounds" in self.record:
-            self.arrays["rounds"][:, t] = world.last_rounds
+            self.arrays["rounds"][:, t] = acc.last_rounds
         if "flags" in self.record:
             for k, f in enumerate(("flag_liquidity", "flag_unclearable", "flag_oracle")):
-                self.arrays[f][:, t] = world.last_flags[:, k]
+                self.arrays[f][:, t] = acc.last_flags[:, k]
+        if "oracle" in self.record:
+            for k, feed in enumerate(world.oracles.feeds):
+                self.arrays[f"oracle_{feed.name}"][:, t] = world.oracles.reported(k, t * world.bp.dt)

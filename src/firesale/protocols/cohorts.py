@@ -12,9 +12,12 @@ merged. docs/cohorts.md reports the error measured on the built-in scenarios.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 
-from firesale.scenario import Positions
+if TYPE_CHECKING:
+    from firesale.scenario import Positions
 
 __all__ = ["merge_cohorts"]
 
@@ -65,6 +68,8 @@ def merge_cohorts(
     merged_debt = np.zeros_like(merged_coll)
     np.add.at(merged_coll, inverse, coll)
     np.add.at(merged_debt, inverse, debt)
+    from firesale.scenario import Positions  # the scenario layer builds on protocols: import at use
+
     merged = Positions(
         accounts=np.array(
             [f"cohort-{i}" if counts[i] > 1 else positions.accounts[first[i]] for i in range(n_rows)]

@@ -14,42 +14,69 @@ Health factor (Aave v3 ``GenericLogic.calculateUserAccountData``):
 
 .. math:: HF = \\frac{\\sum_r c_r p_r LT_r}{\\sum_r d_r p_r}
 
-Liquidation (Aave v3 ``LiquidationLogic.executeLiquidationCall``): the liquidator repays the account's largest debt
-reserve ``d`` and seizes its largest collateral reserve ``c`` (by oracle value; only reserves with a liquidation
-threshold above 0 are collateral). It may repay ``close_factor`` of the
-debt in ``d`` (all of it when ``HF < close_factor_hf_threshold``; Aave's CLOSE_FACTOR_HF_THRESHOLD is 0.95). The
-collateral seized is the repaid value times ``1 + bonus`` at oracle prices, capped at the account's balance (then
-the repaid debt shrinks to match). The protocol keeps ``liquidation_protocol_fee`` of the bonus part. Compound v2
-(``Comptroller.liquidateCalculateSeizeTokens``) is the same computation with one incentive for every market and
-``close_factor`` applying at any shortfall (set ``close_factor_hf_threshold`` to 0).
+Liquidation (Aave v3 ``LiquidationLogic.executeLiquidationCall``): the liquidator chooses a debt reserve ``d`` to
+repay and a collateral reserve ``c`` to seize (only reserves with a liquidation threshold above 0 are collateral)
+and the amount it repays, up to the rule's maximum:
 
-A liquidator acts only when its expected profit is at least ``min_profit``: what it can sell the collateral for
-(market price, less its estimate of slippage ``impact_coef * (seized_usd) ** impact_exp``) minus what the repaid
-debt costs at market price, minus gas. A row may stand for a cohort of ``weight`` identical accounts: it pays gas
-and takes block space once per account. Liquidations are taken in order of profit, while block space
-(``slots``) and capital (``capital``, in USD of repaid debt at oracle prices) last.
+- ``aave_v3`` (v3.0.x, rules ``RULES_AAVE_V30``): ``close_factor`` of the debt in ``d``, all of it when
+  ``HF <= close_factor_hf_threshold`` (the contract's ``healthFactor > CLOSE_FACTOR_HF_THRESHOLD`` picks 50 %,
+  so exactly 0.95 closes 100 %);
+- ``aave_v3.3`` (v3.3 and later, ``RULES_AAVE_V33``): all of the debt in ``d``, unless the reserve's collateral and
+  debt are both at least $2,000 (``MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD``) and ``HF > 0.95``, in which case at most
+  ``close_factor`` of the account's *total* debt; and a liquidation that repays only part of ``d`` and seizes only
+  part of ``c`` must leave at least $1,000 of each (``MIN_LEFTOVER_BASE``, else ``MUST_NOT_LEAVE_DUST``): the
+  liquidator then repays less, so that exactly $1,000 is left, or skips the pair;
+- ``compound_v2`` (``RULES_COMPOUND``): ``close_factor`` of the borrow at any shortfall.
+
+The collateral seized is the repaid value times ``1 + bonus`` at oracle prices, capped at the balance (then the
+repaid debt shrinks to match). The protocol keeps ``liquidation_protocol_fee`` of the bonus part (Aave), or
+its seize share of all seized collateral (Compound's ``protocolSeizeShareMantissa``).
+
+The liquidator's decision. For every candidate it picks the (collateral, debt) pair that pays most. It is paid what
+the venues would really give: ``proceeds_usd[p, c, :]`` is the proceeds curve of a cumulative sale of ``c`` (on the
+grid ``sizes_usd``, interpolated linearly), so a sale of ``q`` after ``s`` already sold this round earns
+``f(s + q) - f(s)``. Profit is that minus the debt bought at market price, minus gas. Candidates are then taken in
+order of their stand-alone profit, each re-judged on the quote after the round's earlier sales of the same
+collateral, while block space (``slots``) lasts; capital (``capital``, USD of debt bought at market) buys a partial
+``debtToCover`` when it cannot buy the whole, and a candidate that does not fit or no longer pays is skipped, not a
+stop. A row may stand for a cohort of ``weight`` identical accounts: it pays gas and takes block space once per
+account.
 
 References
 ----------
-aave/aave-v3-core contracts/protocol/libraries/logic/GenericLogic.sol, LiquidationLogic.sol (v1.19.x);
-compound-finance/compound-protocol contracts/Comptroller.sol (liquidateCalculateSeizeTokens, liquidateBorrowAllowed).
+aave/aave-v3-core contracts/protocol/libraries/logic/GenericLogic.sol, LiquidationLogic.sol (v1.19.x, v3.0.2);
+aave-dao/aave-v3-origin src/contracts/protocol/libraries/logic/LiquidationLogic.sol (v3.3: MIN_BASE_MAX_CLOSE_FACTOR_
+THRESHOLD, MIN_LEFTOVER_BASE, close factor on total debt); compound-finance/compound-protocol
+contracts/Comptroller.sol (liquidateCalculateSeizeTokens, liquidateBorrowAllowed).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numba
 import numpy as np
 
 __all__ = [
+    "RULES_AAVE_V30",
+    "RULES_AAVE_V33",
+    "RULES_COMPOUND",
     "LendingParams",
     "RoundOutput",
     "Screen",
+    "candidate_count",
     "health_factor",
     "liquidation_round_numba",
     "liquidation_round_numpy",
 ]
+
+
+#: Liquidation rule sets (``LendingParams.rules``).
+RULES_AAVE_V30, RULES_AAVE_V33, RULES_COMPOUND = 0, 1, 2
+#: Aave v3.3 MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD and MIN_LEFTOVER_BASE, USD.
+_V33_FULL_BELOW_USD = 2000.0
+_V33_MIN_LEFTOVER_USD = 1000.0
 
 
 @dataclass(frozen=True)
@@ -65,6 +92,7 @@ class LendingParams:
     fee_on_seized: bool = (
         False  # Compound: the protocol takes its share of all seized collateral, not of the bonus
     )
+    rules: int = 0  # RULES_AAVE_V30, RULES_AAVE_V33 or RULES_COMPOUND
 
     def weights(self) -> np.ndarray:
         """Accounts per row, int64 of shape (n_accounts,)."""
@@ -131,8 +159,9 @@ class RoundOutput:
     fee: np.ndarray  # collateral kept by the protocol, token units
     repaid: np.ndarray  # debt repaid, token units
     n_liquidations: np.ndarray
-    repaid_usd: np.ndarray  # at oracle prices
+    repaid_usd: np.ndarray  # liquidator capital spent: debt bought at market prices, USD
     n_unserved: np.ndarray  # accounts below HF 1 left unliquidated (unprofitable, or no capital/block space)
+    n_candidates: np.ndarray | None = None  # accounts below HF 1 with something to seize
 
 
 def health_factor(collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray, lt: np.ndarray) -> np.ndarray:
@@ -150,135 +179,101 @@ def health_factor(collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray, 
         return np.where(den > 0, num / np.where(den > 0, den, 1.0), np.inf)
 
 
-def liquidation_round_numpy(
-    collateral: np.ndarray,
-    debt: np.ndarray,
-    oracle: np.ndarray,
-    market: np.ndarray,
-    params: LendingParams,
-    active: np.ndarray,
-    slots: np.ndarray,
-    capital: np.ndarray,
-    gas_usd: np.ndarray,
-    impact_coef: np.ndarray,
-    impact_exp: np.ndarray,
-    min_profit: float,
-    screen: Screen | None = None,
-) -> RoundOutput:
-    """One round of health checks and liquidations; mutates ``collateral``, ``debt``, ``slots`` and ``capital``.
-
-    Parameters
-    ----------
-    collateral, debt : ndarray of shape (n_paths, n_accounts, n_reserves)
-    oracle, market : ndarray of shape (n_paths, n_reserves)
-        Prices the protocol believes, and prices liquidators trade at (USD).
-    params : LendingParams
-    active : ndarray of bool, shape (n_paths,)
-        Paths to check this round (others are left untouched).
-    slots : ndarray of int64, shape (n_paths,)
-        Block space left this step.
-    capital : ndarray of float64, shape (n_paths,)
-        Liquidator capital left this step, USD.
-    gas_usd : ndarray of shape (n_paths,)
-        Gas cost of one liquidation, USD.
-    impact_coef : ndarray of shape (n_paths, n_reserves); impact_exp : ndarray of shape (n_reserves,)
-        The liquidator's slippage estimate, as a fraction of the sale: ``coef * usd ** exp``.
-    min_profit : float
-    screen : Screen, optional
-        Ignored: the reference checks every account (the fused kernel uses it to skip safe ones).
-    """
-    n_paths, n_acc, n_res = collateral.shape
-    lt, bonus_all = params.liquidation_threshold, params.liquidation_bonus
-    out = _empty_output(n_paths, n_res)
-    idx = np.flatnonzero(active)
-    if idx.size == 0 or n_acc == 0:
-        return out
-    coll, dbt = collateral[idx], debt[idx]
-    orc, mkt = oracle[idx], market[idx]
-    hf = health_factor(coll, dbt, orc, lt)
-    cand = hf < 1.0
-    coll_val = np.where(
-        lt[None, :, :] > 0, coll * orc[:, None, :], 0.0
-    )  # only collateral (LT > 0) is seizable
-    debt_val = dbt * orc[:, None, :]
-    c = np.argmax(coll_val, axis=2)  # first maximum, as the kernel's strict '>' scan
-    d = np.argmax(debt_val, axis=2)
-    cand &= np.take_along_axis(coll_val, c[..., None], 2)[..., 0] > 0
-    pi = np.arange(idx.size)[:, None]
-    ai = np.arange(n_acc)[None, :]
-    cf = np.where(hf < params.close_factor_hf_threshold, 1.0, params.close_factor)
-    bonus = bonus_all[ai, c]
-    p_c, p_d = orc[pi, c], orc[pi, d]
-    debt_cover = dbt[pi, ai, d] * cf
-    seize = debt_cover * p_d * (1.0 + bonus) / p_c
-    bal = coll[pi, ai, c]
-    capped = seize > bal
-    seize = np.where(capped, bal, seize)
-    debt_cover = np.where(capped, bal * p_c / (p_d * (1.0 + bonus)), debt_cover)
-    fee = (seize if params.fee_on_seized else seize - seize / (1.0 + bonus)) * params.protocol_fee[c]
-    net = seize - fee
-    sale_usd = net * mkt[pi, c]
-    slip = impact_coef[idx][pi, c] * sale_usd ** impact_exp[c]
-    w = params.weights()
-    profit = (
-        sale_usd * (1.0 - np.minimum(slip, 1.0)) - debt_cover * mkt[pi, d] - gas_usd[idx, None] * w[None, :]
-    )
-    ok = cand & (profit >= min_profit)
-    cost = debt_cover * p_d
-    # Greedy in order of profit (stable on ties), while block space and capital last.
-    key = np.where(ok, -profit, np.inf)
-    order = np.argsort(key, axis=1, kind="stable")
-    ok_sorted = np.take_along_axis(ok, order, 1)
-    cost_sorted = np.where(ok_sorted, np.take_along_axis(cost, order, 1), 0.0)
-    rank = np.cumsum(np.where(ok_sorted, w[order], 0), axis=1)
-    spent = np.cumsum(cost_sorted, axis=1)
-    take_sorted = ok_sorted & (rank <= slots[idx, None]) & (spent <= capital[idx, None])
-    take = np.zeros_like(ok)
-    np.put_along_axis(take, order, take_sorted, 1)
-
-    pp, aa = np.nonzero(take)
-    cc, dd = c[pp, aa], d[pp, aa]
-    collateral[idx[pp], aa, cc] -= seize[pp, aa]
-    debt[idx[pp], aa, dd] -= debt_cover[pp, aa]
-    np.add.at(out.seized, (idx[pp], cc), net[pp, aa])
-    np.add.at(out.fee, (idx[pp], cc), fee[pp, aa])
-    np.add.at(out.repaid, (idx[pp], dd), debt_cover[pp, aa])
-    n_taken = (take * w[None, :]).sum(axis=1)
-    out.n_liquidations[idx] = n_taken
-    # Capital spent is the running sum in order of profit, as the kernel keeps it.
-    out.repaid_usd[idx] = np.where(take_sorted, spent, 0.0).max(axis=1, initial=0.0)
-    out.n_unserved[idx] = (cand * w[None, :]).sum(axis=1) - n_taken
-    slots[idx] -= n_taken
-    capital[idx] -= out.repaid_usd[idx]
-    return out
+Quote = np.ndarray | Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def _empty_output(n_paths: int, n_res: int) -> RoundOutput:
-    z = np.zeros((n_paths, n_res))
-    return RoundOutput(
-        seized=z,
-        fee=z.copy(),
-        repaid=z.copy(),
-        n_liquidations=np.zeros(n_paths, dtype=np.int64),
-        repaid_usd=np.zeros(n_paths),
-        n_unserved=np.zeros(n_paths, dtype=np.int64),
-    )
+def _proceeds_array(quote: Quote, paths: np.ndarray, needed_usd: np.ndarray) -> np.ndarray:
+    """The proceeds curves, asked of a callable only for ``paths``, and for each reserve only up to the most its
+    candidates could sell on one path (``needed_usd``; 0 where they hold none)."""
+    return quote(paths, needed_usd) if callable(quote) else quote
+
+
+def _needed_usd(
+    collateral: np.ndarray, market: np.ndarray, rows: np.ndarray, accounts: np.ndarray
+) -> np.ndarray:
+    """Per reserve, the largest market value of collateral the candidates (rows, accounts) hold on one path."""
+    per_path = np.zeros((collateral.shape[0], collateral.shape[2]))
+    np.add.at(per_path, rows, collateral[rows, accounts] * market[rows])
+    return per_path.max(axis=0)
+
+
+@numba.njit(inline="always")
+def _curve_at(sizes, curve, x):  # fmt: skip
+    """Linear interpolation of ``curve`` on grid ``sizes`` at ``x`` (the last segment extended beyond the grid)."""
+    n = sizes.shape[0]
+    if x >= sizes[n - 2]:
+        k = n - 2
+    else:
+        lo = 0
+        hi = n - 2
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if sizes[mid] <= x:
+                lo = mid
+            else:
+                hi = mid
+        k = lo
+    return curve[k] + (curve[k + 1] - curve[k]) * (x - sizes[k]) / (sizes[k + 1] - sizes[k])
+
+
+def _curve_at_numpy(sizes: np.ndarray, curves: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Vectorized :func:`_curve_at`: ``curves`` (m, n_sizes), ``x`` (m,)."""
+    k = np.clip(np.searchsorted(sizes, x, side="right") - 1, 0, sizes.shape[0] - 2)
+    rows = np.arange(x.shape[0])
+    y0, y1 = curves[rows, k], curves[rows, k + 1]
+    return y0 + (y1 - y0) * (x - sizes[k]) / (sizes[k + 1] - sizes[k])
+
+
+@numba.njit(inline="always")
+def _undust(cover, seize, debt_d, coll_c, p_c, p_d, b):  # fmt: skip
+    """Aave v3.3 MUST_NOT_LEAVE_DUST: the largest repayment up to ``cover`` that leaves >= $1,000 of both, or -1."""
+    partial = cover < debt_d and seize < coll_c
+    if partial and (
+        (debt_d - cover) * p_d < _V33_MIN_LEFTOVER_USD or (coll_c - seize) * p_c < _V33_MIN_LEFTOVER_USD
+    ):
+        cover = min(
+            cover, debt_d - _V33_MIN_LEFTOVER_USD / p_d,
+            (coll_c - _V33_MIN_LEFTOVER_USD / p_c) * p_c / (p_d * (1.0 + b)),
+        )  # fmt: skip
+        if cover <= 0.0:
+            return -1.0
+    return cover
+
+
+@numba.njit(inline="always")
+def _plan(coll_c, debt_d, total_debt_usd, p_c, p_d, b, hf, close_factor, cf_threshold, rules):  # fmt: skip
+    """The rule's maximum repayment of debt ``d`` against collateral ``c``, and the collateral it seizes."""
+    if rules == RULES_AAVE_V30:
+        cover = debt_d * (1.0 if hf <= cf_threshold else close_factor)
+    elif rules == RULES_COMPOUND:
+        cover = debt_d * close_factor
+    else:
+        cover = debt_d
+        if coll_c * p_c >= _V33_FULL_BELOW_USD and debt_d * p_d >= _V33_FULL_BELOW_USD and hf > cf_threshold:
+            cap = total_debt_usd * close_factor
+            if debt_d * p_d > cap:
+                cover = cap / p_d
+    seize = cover * p_d * (1.0 + b) / p_c
+    if seize > coll_c:
+        seize = coll_c
+        cover = coll_c * p_c / (p_d * (1.0 + b))
+    if rules == RULES_AAVE_V33:
+        cover = _undust(cover, seize, debt_d, coll_c, p_c, p_d, b)
+        if cover < 0.0:
+            return -1.0, 0.0
+        if seize < coll_c:
+            seize = cover * p_d * (1.0 + b) / p_c
+    return cover, seize
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _round_kernel(
-    collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor, cf_threshold, weight,
-    active, slots, capital, gas_usd, impact_coef, impact_exp, min_profit,
-    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved, ref_ratio, ref_prices, dirty, below,
-):  # fmt: skip
+def _candidates_kernel(collateral, debt, oracle, lt, active, n_below_out, ref_ratio, ref_prices, dirty, below):  # fmt: skip
     n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
-        n_liq[p] = 0
-        repaid_usd[p] = 0.0
-        n_unserved[p] = 0
+        n_below_out[p] = 0
         if not active[p]:
             continue
-        # Pass 1: health checks, skipping accounts the screen proves safe; remember those below 1.
+        # Health checks, skipping accounts the screen proves safe; remember those below 1 (in account order).
         factor = _screen_factor(oracle, ref_prices, p, dirty)
         renew = factor < 0.0
         n_below = 0
@@ -299,17 +294,30 @@ def _round_kernel(
             for r in range(n_res):
                 ref_prices[p, r] = oracle[p, r]
             dirty[p] = False
+        n_below_out[p] = n_below
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _liquidate_kernel(
+    collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor, cf_threshold, rules,
+    weight, n_below_in, below, slots, capital, gas_usd, sizes, proceeds, min_profit,
+    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved, n_cand_out, dirty,
+):  # fmt: skip
+    n_paths, n_acc, n_res = collateral.shape
+    for p in numba.prange(n_paths):
+        n_liq[p] = 0
+        repaid_usd[p] = 0.0
+        n_unserved[p] = 0
+        n_cand_out[p] = 0
+        n_below = n_below_in[p]
         if n_below == 0:
             continue
-        # Pass 2: plan each candidate's liquidation (in account order) and price it for the liquidator.
-        profit = np.full(n_below, np.inf)
-        cost = np.empty(n_below)
-        seize_k = np.empty(n_below)
-        cover_k = np.empty(n_below)
-        fee_k = np.empty(n_below)
-        c_k = np.empty(n_below, dtype=np.int64)
-        d_k = np.empty(n_below, dtype=np.int64)
-        ok = np.zeros(n_below, dtype=np.bool_)
+        # Each candidate's most profitable (collateral, debt) pair, judged alone on the venues' quotes.
+        key = np.full(n_below, np.inf)
+        cover_k = np.zeros(n_below)
+        seize_k = np.zeros(n_below)
+        c_k = np.zeros(n_below, dtype=np.int64)
+        d_k = np.zeros(n_below, dtype=np.int64)
         n_cand = 0
         for k in range(n_below):
             a = below[p, k]
@@ -319,59 +327,79 @@ def _round_kernel(
                 num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
                 den += debt[p, a, r] * oracle[p, r]
             hf = num / den
-            c = 0
-            d = 0
-            best_c = collateral[p, a, 0] * oracle[p, 0] if lt[a, 0] > 0.0 else 0.0
-            best_d = debt[p, a, 0] * oracle[p, 0]
-            for r in range(1, n_res):
-                vc = collateral[p, a, r] * oracle[p, r] if lt[a, r] > 0.0 else 0.0
-                vd = debt[p, a, r] * oracle[p, r]
-                if vc > best_c:
-                    best_c = vc
-                    c = r
-                if vd > best_d:
-                    best_d = vd
-                    d = r
-            if not best_c > 0.0:
-                continue
             n_cand += weight[a]
-            cf = 1.0 if hf < cf_threshold else close_factor
-            b = bonus_all[a, c]
-            cover = debt[p, a, d] * cf
-            seize = cover * oracle[p, d] * (1.0 + b) / oracle[p, c]
-            bal = collateral[p, a, c]
-            if seize > bal:
-                seize = bal
-                cover = bal * oracle[p, c] / (oracle[p, d] * (1.0 + b))
-            f = (seize if fee_on_seized else seize - seize / (1.0 + b)) * protocol_fee[c]
-            sale = (seize - f) * market[p, c]
-            slip = impact_coef[p, c] * sale ** impact_exp[c]
-            pr = sale * (1.0 - min(slip, 1.0)) - cover * market[p, d] - gas_usd[p] * weight[a]
-            if pr >= min_profit:
-                ok[k] = True
-                profit[k] = -pr
-                cost[k] = cover * oracle[p, d]
-                seize_k[k] = seize
-                cover_k[k] = cover
-                fee_k[k] = f
-                c_k[k] = c
-                d_k[k] = d
-        # Pass 3: decide in order of profit while block space and capital last; apply in account order.
-        order = np.argsort(profit, kind="mergesort")
+            best = -np.inf
+            for c in range(n_res):
+                if not (lt[a, c] > 0.0 and collateral[p, a, c] > 0.0):
+                    continue
+                b = bonus_all[a, c]
+                for d in range(n_res):
+                    if not debt[p, a, d] > 0.0:
+                        continue
+                    cover, seize = _plan(collateral[p, a, c], debt[p, a, d], den, oracle[p, c], oracle[p, d], b, hf,
+                                         close_factor, cf_threshold, rules)  # fmt: skip
+                    if cover < 0.0:
+                        continue
+                    f = (seize if fee_on_seized else seize - seize / (1.0 + b)) * protocol_fee[c]
+                    sale = (seize - f) * market[p, c]
+                    pr = (
+                        _curve_at(sizes, proceeds[p, c], sale) - cover * market[p, d] - gas_usd[p] * weight[a]
+                    )
+                    if pr > best:
+                        best = pr
+                        c_k[k] = c
+                        d_k[k] = d
+                        cover_k[k] = cover
+                        seize_k[k] = seize
+            if best > -np.inf:
+                key[k] = -best
+        # Decide in order of stand-alone profit, each on the quote after the round's earlier sales; skip, never stop.
+        order = np.argsort(key, kind="mergesort")
         take = np.zeros(n_below, dtype=np.bool_)
+        fee_k = np.zeros(n_below)
+        sold = np.zeros(n_res)
         taken = 0
         spent = 0.0
         for j in range(n_below):
             k = order[j]
-            if not ok[k]:
+            if key[k] == np.inf:
                 break
             a = below[p, k]
-            if taken + weight[a] > slots[p] or spent + cost[k] > capital[p]:
-                break
+            if taken + weight[a] > slots[p]:
+                continue
+            c = c_k[k]
+            d = d_k[k]
+            b = bonus_all[a, c]
+            cover = cover_k[k]
+            seize = seize_k[k]
+            cost = cover * market[p, d]
+            left = capital[p] - spent
+            if cost > left:
+                if not left > 0.0:
+                    continue
+                cover = cover * (left / cost)
+                seize = cover * oracle[p, d] * (1.0 + b) / oracle[p, c]
+                if rules == RULES_AAVE_V33:
+                    cover = _undust(
+                        cover, seize, debt[p, a, d], collateral[p, a, c], oracle[p, c], oracle[p, d], b
+                    )
+                    if not cover > 0.0:
+                        continue
+                    seize = cover * oracle[p, d] * (1.0 + b) / oracle[p, c]
+                cost = cover * market[p, d]
+            f = (seize if fee_on_seized else seize - seize / (1.0 + b)) * protocol_fee[c]
+            sale = (seize - f) * market[p, c]
+            got = _curve_at(sizes, proceeds[p, c], sold[c] + sale) - _curve_at(sizes, proceeds[p, c], sold[c])
+            if got - cost - gas_usd[p] * weight[a] < min_profit:
+                continue
+            sold[c] += sale
+            spent += cost
             taken += weight[a]
-            spent += cost[k]
             take[k] = True
-        for k in range(n_below):
+            cover_k[k] = cover
+            seize_k[k] = seize
+            fee_k[k] = f
+        for k in range(n_below):  # applied in account order (the NumPy reference's summation order)
             if take[k]:
                 a = below[p, k]
                 c = c_k[k]
@@ -384,10 +412,23 @@ def _round_kernel(
         n_liq[p] = taken
         repaid_usd[p] = spent
         n_unserved[p] = n_cand - taken
+        n_cand_out[p] = n_cand
         slots[p] -= taken
         capital[p] -= spent
         if taken > 0:
             dirty[p] = True
+
+
+def candidate_count(
+    collateral: np.ndarray, debt: np.ndarray, oracle: np.ndarray, params: LendingParams, active: np.ndarray,
+    screen: Screen,
+) -> np.ndarray:  # fmt: skip
+    """Accounts below health factor 1 with something to seize, per path (int64, (n_paths,)); their indices are left
+    in ``screen.scratch`` for :func:`liquidation_round_numba`."""
+    n = np.zeros(collateral.shape[0], dtype=np.int64)
+    _candidates_kernel(collateral, debt, oracle, params.liquidation_threshold, active, n, screen.ref_ratio,
+                       screen.ref_prices, screen.dirty, screen.scratch)  # fmt: skip
+    return n
 
 
 def liquidation_round_numba(
@@ -400,26 +441,245 @@ def liquidation_round_numba(
     slots: np.ndarray,
     capital: np.ndarray,
     gas_usd: np.ndarray,
-    impact_coef: np.ndarray,
-    impact_exp: np.ndarray,
     min_profit: float,
+    sizes_usd: np.ndarray,
+    proceeds: Quote,
     screen: Screen | None = None,
 ) -> RoundOutput:
     """Fused, parallel equivalent of :func:`liquidation_round_numpy` (same arguments, same results).
 
     ``screen`` (kept by the caller across rounds and steps) lets the kernel skip accounts that cannot be below
-    health factor 1; without it every account is checked.
+    health factor 1; without it every account is checked. ``proceeds`` is asked only for the paths that have a
+    candidate.
     """
     n_paths, n_acc, n_res = collateral.shape
     out = _empty_output(n_paths, n_res)
     if screen is None:
         screen = Screen.empty(n_paths, n_acc, n_res)
-    _round_kernel(
+    n_below = candidate_count(collateral, debt, oracle, params, active, screen)
+    paths = np.flatnonzero(n_below)
+    if paths.size == 0:
+        return out
+    counts = n_below[paths]
+    rows = np.repeat(paths, counts)
+    accounts = screen.scratch[rows, np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)]
+    curves = _proceeds_array(proceeds, paths, _needed_usd(collateral, market, rows, accounts))
+    _liquidate_kernel(
         collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
         params.protocol_fee, bool(params.fee_on_seized), float(params.close_factor),
-        float(params.close_factor_hf_threshold), params.weights(),
-        active, slots, capital, gas_usd, impact_coef, impact_exp, float(min_profit),
-        out.seized, out.fee, out.repaid, out.n_liquidations, out.repaid_usd, out.n_unserved,
-        screen.ref_ratio, screen.ref_prices, screen.dirty, screen.scratch,
+        float(params.close_factor_hf_threshold), int(params.rules), params.weights(), n_below, screen.scratch,
+        slots, capital, gas_usd, np.ascontiguousarray(sizes_usd, dtype=float), curves, float(min_profit),
+        out.seized, out.fee, out.repaid, out.n_liquidations, out.repaid_usd, out.n_unserved, out.n_candidates,
+        screen.dirty,
     )  # fmt: skip
     return out
+
+
+def _plan_numpy(coll_c, debt_d, total_debt_usd, p_c, p_d, b, hf, params):  # type: ignore[no-untyped-def]
+    """Vectorized :func:`_plan` (same operations, same order): (cover, seize), cover -1 where no liquidation."""
+    cf, thr, rules = params.close_factor, params.close_factor_hf_threshold, params.rules
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if rules == RULES_AAVE_V30:
+            cover = debt_d * np.where(hf <= thr, 1.0, cf)
+        elif rules == RULES_COMPOUND:
+            cover = debt_d * cf
+        else:
+            cap = total_debt_usd * cf
+            big = (coll_c * p_c >= _V33_FULL_BELOW_USD) & (debt_d * p_d >= _V33_FULL_BELOW_USD) & (hf > thr)
+            cover = np.where(big & (debt_d * p_d > cap), cap / p_d, debt_d)
+        seize = cover * p_d * (1.0 + b) / p_c
+        capped = seize > coll_c
+        seize = np.where(capped, coll_c, seize)
+        cover = np.where(capped, coll_c * p_c / (p_d * (1.0 + b)), cover)
+        if rules == RULES_AAVE_V33:
+            cover = _undust_numpy(cover, seize, debt_d, coll_c, p_c, p_d, b)
+            seize = np.where((cover >= 0) & (seize < coll_c), cover * p_d * (1.0 + b) / p_c, seize)
+    return cover, seize
+
+
+def _undust_numpy(cover, seize, debt_d, coll_c, p_c, p_d, b):  # type: ignore[no-untyped-def]
+    partial = (cover < debt_d) & (seize < coll_c)
+    dust = partial & (
+        ((debt_d - cover) * p_d < _V33_MIN_LEFTOVER_USD) | ((coll_c - seize) * p_c < _V33_MIN_LEFTOVER_USD)
+    )
+    lower = np.minimum(
+        np.minimum(cover, debt_d - _V33_MIN_LEFTOVER_USD / p_d),
+        (coll_c - _V33_MIN_LEFTOVER_USD / p_c) * p_c / (p_d * (1.0 + b)),
+    )
+    out = np.where(dust, lower, cover)
+    return np.where(dust & (out <= 0.0), -1.0, out)
+
+
+def liquidation_round_numpy(
+    collateral: np.ndarray,
+    debt: np.ndarray,
+    oracle: np.ndarray,
+    market: np.ndarray,
+    params: LendingParams,
+    active: np.ndarray,
+    slots: np.ndarray,
+    capital: np.ndarray,
+    gas_usd: np.ndarray,
+    min_profit: float,
+    sizes_usd: np.ndarray,
+    proceeds: Quote,
+    screen: Screen | None = None,
+) -> RoundOutput:
+    """One round of health checks and liquidations; mutates ``collateral``, ``debt``, ``slots`` and ``capital``.
+
+    Parameters
+    ----------
+    collateral, debt : ndarray of shape (n_paths, n_accounts, n_reserves)
+    oracle, market : ndarray of shape (n_paths, n_reserves)
+        Prices the protocol believes, and prices liquidators trade at (USD).
+    params : LendingParams
+    active : ndarray of bool, shape (n_paths,)
+        Paths to check this round (others are left untouched).
+    slots : ndarray of int64, shape (n_paths,)
+        Block space left this step.
+    capital : ndarray of float64, shape (n_paths,)
+        Liquidator capital left this step, USD of debt bought at market.
+    gas_usd : ndarray of shape (n_paths,)
+        Gas cost of one liquidation, USD.
+    min_profit : float
+    sizes_usd : ndarray of shape (n_sizes,)
+        Increasing sale sizes, ``sizes_usd[0] == 0``.
+    proceeds : ndarray of shape (n_paths, n_reserves, n_sizes), or callable
+        Proceeds curves of selling each reserve (see module Notes); a callable is given the path indices that have
+        a candidate and, per reserve, the most USD their candidates could sell on one path (0: none), and returns
+        the full array (exact at least on those paths up to those sizes).
+    screen : Screen, optional
+        Ignored: the reference checks every account (the fused kernel uses it to skip safe ones).
+    """
+    n_paths, n_acc, n_res = collateral.shape
+    lt, bonus_all = params.liquidation_threshold, params.liquidation_bonus
+    out = _empty_output(n_paths, n_res)
+    out.n_candidates = np.zeros(n_paths, dtype=np.int64)
+    idx = np.flatnonzero(active)
+    if idx.size == 0 or n_acc == 0:
+        return out
+    num = np.zeros((idx.size, n_acc))
+    den = np.zeros((idx.size, n_acc))
+    for r in range(n_res):  # summed in reserve order, as the kernel does, for bit-equality
+        num += collateral[idx, :, r] * oracle[idx, None, r] * lt[None, :, r]
+        den += debt[idx, :, r] * oracle[idx, None, r]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cand = (den > 0) & (num > 0) & (num / np.where(den > 0, den, 1.0) < 1.0)
+    ci, aa = np.nonzero(cand)  # path-major, account order
+    if ci.size == 0:
+        return out
+    pp = idx[ci]
+    curves = _proceeds_array(proceeds, np.unique(pp), _needed_usd(collateral, market, pp, aa))
+    sizes = np.asarray(sizes_usd, dtype=float)
+    w = params.weights()
+    hf = num[ci, aa] / den[ci, aa]
+    tot = den[ci, aa]
+    m = ci.size
+    # Every (collateral, debt) pair of every candidate: (m, n_res, n_res).
+    coll = collateral[pp, aa][:, :, None] * np.ones((1, 1, n_res))
+    dbt = debt[pp, aa][:, None, :] * np.ones((1, n_res, 1))
+    p_c = oracle[pp][:, :, None] * np.ones((1, 1, n_res))
+    p_d = oracle[pp][:, None, :] * np.ones((1, n_res, 1))
+    b = bonus_all[aa][:, :, None] * np.ones((1, 1, n_res))
+    valid = (lt[aa][:, :, None] > 0) & (coll > 0) & (dbt > 0)
+    cover, seize = _plan_numpy(coll, dbt, tot[:, None, None], p_c, p_d, b, hf[:, None, None], params)
+    valid &= cover >= 0
+    pf = params.protocol_fee[None, :, None]
+    fee = (seize if params.fee_on_seized else seize - seize / (1.0 + b)) * pf
+    sale = (seize - fee) * market[pp][:, :, None]
+    cidx = np.broadcast_to(np.arange(n_res)[None, :, None], (m, n_res, n_res))
+    flat_rows = np.repeat(pp, n_res * n_res)
+    got = _curve_at_numpy(sizes, curves[flat_rows, cidx.ravel()], np.where(valid, sale, 0.0).ravel()).reshape(
+        m, n_res, n_res
+    )
+    profit = got - cover * market[pp][:, None, :] - (gas_usd[pp] * w[aa])[:, None, None]
+    profit = np.where(valid, profit, -np.inf)
+    best = np.argmax(profit.reshape(m, -1), axis=1)
+    c, d = best // n_res, best % n_res
+    r = np.arange(m)
+    best_profit = profit[r, c, d]
+    planned = best_profit > -np.inf
+    cover_k, seize_k = cover[r, c, d], seize[r, c, d]
+    # Rank candidates within each path by stand-alone profit (stable: account order on ties).
+    key = np.where(planned, -best_profit, np.inf)
+    order = np.lexsort((key, ci))
+    starts = np.searchsorted(ci[order], ci[order], side="left")
+    rank = np.empty(m, dtype=np.int64)
+    rank[order] = np.arange(m) - starts
+    sold = np.zeros((n_paths, n_res))
+    spent = np.zeros(n_paths)
+    taken = np.zeros(n_paths, dtype=np.int64)
+    take = np.zeros(m, dtype=bool)
+    fee_k = np.zeros(m)
+    b_k = bonus_all[aa, c]
+    for j in range(int(rank.max()) + 1):
+        sel = np.flatnonzero((rank == j) & planned)
+        if sel.size == 0:
+            continue
+        p, a = pp[sel], aa[sel]
+        cs, ds, bs = c[sel], d[sel], b_k[sel]
+        fits = taken[p] + w[a] <= slots[p]
+        cov, sez = cover_k[sel], seize_k[sel]
+        cost = cov * market[p, ds]
+        left = capital[p] - spent[p]
+        short = cost > left
+        with np.errstate(divide="ignore", invalid="ignore"):
+            scaled = cov * (left / cost)
+            scaled_seize = scaled * oracle[p, ds] * (1.0 + bs) / oracle[p, cs]
+            if params.rules == RULES_AAVE_V33:
+                scaled = _undust_numpy(
+                    scaled,
+                    scaled_seize,
+                    debt[p, a, ds],
+                    collateral[p, a, cs],
+                    oracle[p, cs],
+                    oracle[p, ds],
+                    bs,
+                )
+                scaled_seize = scaled * oracle[p, ds] * (1.0 + bs) / oracle[p, cs]
+            ok = ~short | ((left > 0.0) & (scaled > 0.0))
+            cov = np.where(short, scaled, cov)
+            sez = np.where(short, scaled_seize, sez)
+            cost = np.where(short, cov * market[p, ds], cost)
+        f = (sez if params.fee_on_seized else sez - sez / (1.0 + bs)) * params.protocol_fee[cs]
+        sl = (sez - f) * market[p, cs]
+        before = sold[p, cs]
+        gain = _curve_at_numpy(sizes, curves[p, cs], before + sl) - _curve_at_numpy(
+            sizes, curves[p, cs], before
+        )
+        ok &= fits & (gain - cost - gas_usd[p] * w[a] >= min_profit)
+        ok_i = sel[ok]
+        po, co = p[ok], cs[ok]
+        sold[po, co] = before[ok] + sl[ok]
+        spent[po] = spent[po] + cost[ok]
+        taken[po] = taken[po] + w[a][ok]
+        take[ok_i] = True
+        cover_k[ok_i], seize_k[ok_i], fee_k[ok_i] = cov[ok], sez[ok], f[ok]
+    t = np.flatnonzero(take)  # account order within each path, as the kernel applies them
+    tp, ta, tc, td = pp[t], aa[t], c[t], d[t]
+    collateral[tp, ta, tc] -= seize_k[t]
+    debt[tp, ta, td] -= cover_k[t]
+    np.add.at(out.seized, (tp, tc), seize_k[t] - fee_k[t])
+    np.add.at(out.fee, (tp, tc), fee_k[t])
+    np.add.at(out.repaid, (tp, td), cover_k[t])
+    n_cand = np.bincount(pp, weights=w[aa], minlength=n_paths).astype(np.int64)
+    out.n_liquidations[:] = taken
+    out.repaid_usd[:] = spent
+    out.n_unserved[:] = n_cand - taken
+    out.n_candidates[:] = n_cand
+    slots -= taken
+    capital -= spent
+    return out
+
+
+def _empty_output(n_paths: int, n_res: int) -> RoundOutput:
+    z = np.zeros((n_paths, n_res))
+    return RoundOutput(
+        seized=z,
+        fee=z.copy(),
+        repaid=z.copy(),
+        n_liquidations=np.zeros(n_paths, dtype=np.int64),
+        repaid_usd=np.zeros(n_paths),
+        n_unserved=np.zeros(n_paths, dtype=np.int64),
+        n_candidates=np.zeros(n_paths, dtype=np.int64),
+    )

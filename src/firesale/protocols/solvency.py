@@ -1,22 +1,14 @@
-"""Accounting kernels over positions, in NumPy (reference) and Numba (fused, parallel over paths)."""
+"""Solvency of a book of positions: bad debt at given prices, in NumPy (reference) and Numba (fused, parallel over
+paths, screened)."""
 
 from __future__ import annotations
 
 import numba
 import numpy as np
 
-from firesale.protocols.lending import (
-    _SCREEN_MARGIN,
-    Screen,
-    _screen_factor,
-    liquidation_round_numba,
-    liquidation_round_numpy,
-)
+from firesale.protocols.lending import _SCREEN_MARGIN, Screen, _screen_factor
 
-__all__ = ["ROUND_KERNELS", "underwater_usd", "underwater_usd_numpy"]
-
-#: Implementations of one liquidation round, by name (``simulate(kernel=...)``).
-ROUND_KERNELS = {"numba": liquidation_round_numba, "numpy": liquidation_round_numpy}
+__all__ = ["underwater_usd", "underwater_usd_numpy"]
 
 
 def underwater_usd_numpy(collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray) -> np.ndarray:

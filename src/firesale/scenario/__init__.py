@@ -1,14 +1,24 @@
-"""Scenario files: the TOML format (validated with pydantic at the boundary) and its loader."""
+"""Scenario files: the TOML format (validated with pydantic at the boundary) and its loader.
 
-from firesale.scenario._loader import (
-    Positions,
-    Scenario,
-    builtin_scenarios,
-    builtin_text,
-    load_scenario,
-    parse_scenario,
-)
-from firesale.scenario.schema import ScenarioSpec
+Names load on first use, so protocol and venue modules can define their own specs (on ``firesale.scenario._types``)
+and be part of the schema without an import cycle.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from firesale.scenario._loader import (
+        Positions,
+        Scenario,
+        builtin_scenarios,
+        builtin_text,
+        load_scenario,
+        parse_scenario,
+    )
+    from firesale.scenario.schema import ScenarioSpec
 
 __all__ = [
     "Positions",
@@ -19,3 +29,13 @@ __all__ = [
     "load_scenario",
     "parse_scenario",
 ]
+
+_LAZY = {name: "firesale.scenario._loader" for name in __all__ if name != "ScenarioSpec"} | {
+    "ScenarioSpec": "firesale.scenario.schema"
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'firesale.scenario' has no attribute {name!r}")

@@ -9,11 +9,19 @@ Units: prices in USD, amounts in token units, durations in seconds, fractions in
 
 from __future__ import annotations
 
+import difflib
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from firesale.liquidity._cryptoswap_spec import CryptoSwapSpec
 from firesale.market.spec import MarketSpec
+from firesale.protocols.liquity import LiquitySpec
+from firesale.protocols.maker import MakerSpec
+from firesale.protocols.perps import PerpSpec
+from firesale.protocols.psm import PsmSpec
+from firesale.protocols.terra_market import TerraMarketSpec
+from firesale.scenario._types import Fraction, Name, NonNegative, Positive, SpecModel, refuse
 
 __all__ = [
     "AccountSpec",
@@ -22,6 +30,7 @@ __all__ = [
     "AttackSpec",
     "ConcentratedSpec",
     "ConstantProductSpec",
+    "CryptoSwapSpec",
     "EModeSpec",
     "EvaporationSpec",
     "FaultSpec",
@@ -33,17 +42,14 @@ __all__ = [
     "ScenarioSpec",
     "SimulationSpec",
     "StableSwapSpec",
+    "VenueEvaporationSpec",
 ]
 
-Name = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")]
-Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Positive = Annotated[float, Field(gt=0.0, allow_inf_nan=False)]
-NonNegative = Annotated[float, Field(ge=0.0, allow_inf_nan=False)]
-Finite = Annotated[float, Field(allow_inf_nan=False)]
+# The field types and base model live in _types so protocol modules can define their own specs.
+_Spec = SpecModel
 
-
-class _Spec(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=False)
+#: Series ``simulation.record`` may name (the engine's recorder keeps the same names).
+RECORDABLE = ("price", "bad_debt", "liquidated", "rounds", "flags", "oracle")
 
 
 class SimulationSpec(_Spec):
@@ -67,8 +73,21 @@ class SimulationSpec(_Spec):
     )
     record: list[str] = Field(
         default_factory=lambda: ["price", "bad_debt", "liquidated"],
-        description="Time series to record (path quantiles per step).",
+        description="Time series to record (path quantiles per step): " + ", ".join(RECORDABLE) + ".",
     )
+
+    @field_validator("record")
+    @classmethod
+    def _known_series(cls, v: list[str]) -> list[str]:
+        for name in v:
+            if name not in RECORDABLE:
+                hint = difflib.get_close_matches(name, RECORDABLE, n=1, cutoff=0.5)
+                raise ValueError(
+                    f"unknown series {name!r}"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; recordable: {', '.join(RECORDABLE)}"
+                )
+        return v
 
     @field_validator("dt")
     @classmethod
@@ -83,12 +102,23 @@ class AssetSpec(_Spec):
 
     name: Name
     price: Positive = Field(description="Price in USD at the start.")
-    decimals: int = Field(default=18, ge=0, le=36)
+    decimals: int = Field(
+        default=18, ge=0, le=36, description="Refused: amounts are token units, so decimals never act."
+    )
     derived_from: Name | None = Field(
         default=None,
         description="Receipt, liquid-staking or wrapped asset whose exogenous price moves with another asset's "
         "(same relative path, from its own starting price); it can still de-peg through its own venues.",
     )
+
+    @model_validator(mode="after")
+    def _inert(self) -> AssetSpec:
+        refuse(
+            {k: getattr(self, k) for k in self.given("decimals")},
+            "has no effect: amounts are in token units and prices in USD per token, so nothing is scaled by "
+            "decimals (a concentrated pool's own 'decimals' does act); remove it",
+        )
+        return self
 
 
 class ConstantProductSpec(_Spec):
@@ -174,7 +204,8 @@ class OrderBookSpec(_Spec):
 
 
 VenueSpec = Annotated[
-    ConstantProductSpec | ConcentratedSpec | StableSwapSpec | OrderBookSpec, Field(discriminator="type")
+    ConstantProductSpec | ConcentratedSpec | StableSwapSpec | CryptoSwapSpec | OrderBookSpec,
+    Field(discriminator="type"),
 ]
 
 
@@ -184,12 +215,18 @@ class FaultSpec(_Spec):
     kind: Literal["stale", "wrong"]
     start: NonNegative
     end: Positive
-    factor: Positive = 1.0
+    factor: Positive = Field(default=1.0, description="Multiplier of a wrong fault's answer (not for stale).")
 
     @model_validator(mode="after")
     def _ordered(self) -> FaultSpec:
         if self.end <= self.start:
             raise ValueError(f"'end' must be after 'start' ({self.end} <= {self.start})")
+        if self.kind == "stale":
+            refuse(
+                {k: getattr(self, k) for k in self.given("factor")},
+                "has no effect on a stale fault (the answer freezes; 'factor' scales a kind = \"wrong\" fault); "
+                "remove it",
+            )
         return self
 
 
@@ -235,31 +272,94 @@ class OracleSpec(_Spec):
             raise ValueError(
                 f"'min_answer' must be below 'max_answer' ({self.min_answer} >= {self.max_answer})"
             )
+        uses = _ORACLE_KEYS[self.type]
+        unused = [k for k in _ORACLE_KIND_KEYS if k not in uses]
+        if self.type in ("twap", "median"):
+            unused.append("reference_asset")  # a twap reads its pool, a median its sources
+        reads = " and ".join(repr(k) for k in uses) if uses else "only its source's current price"
+        refuse(
+            {k: getattr(self, k) for k in self.given(*unused)},
+            f"has no effect on a {self.type} oracle (it reads {reads}); remove it",
+        )
         return self
+
+
+#: Keys each oracle kind reads (min_answer, max_answer and faults apply to every kind; reference_asset to all but
+#: twap and median).
+_ORACLE_KEYS: dict[str, tuple[str, ...]] = {
+    "push": ("heartbeat", "deviation_bps"),
+    "delayed": ("delay",),
+    "twap": ("window", "venue"),
+    "median": ("sources",),
+    "market": (),
+}
+_ORACLE_KIND_KEYS = ("heartbeat", "deviation_bps", "delay", "window", "venue", "sources")
 
 
 class ReserveSpec(_Spec):
     """One asset's risk parameters in a lending market (Aave v3 ReserveConfiguration / Compound market)."""
 
-    ltv: Fraction = Field(description="Maximum loan-to-value for new borrows.")
+    ltv: Fraction = Field(
+        description="Maximum loan-to-value for new borrows: sets each account's borrowing power "
+        "(firesale.analysis.health_factors)."
+    )
     liquidation_threshold: Fraction
     liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
         description="Bonus on seized collateral, as a fraction (Aave's 10500 bps is 0.05)."
     )
     liquidation_protocol_fee: Fraction = Field(
         default=0.0,
-        description="Protocol's share of the bonus (Aave v3), or of all seized collateral (Compound v2's "
-        "protocolSeizeShareMantissa, 0.028).",
+        description="Aave only: the protocol's share of the liquidation bonus (ReserveConfiguration "
+        "liquidationProtocolFee, 0.10 is 10 %).",
+    )
+    seize_share: Fraction | None = Field(
+        default=None,
+        description="compound_v2 only: the protocol's share of all seized collateral (CToken "
+        "protocolSeizeShareMantissa, 0.028); default 0.",
     )
     oracle: Name
     venues: list[Name] = Field(
-        default_factory=list, description="Where liquidators sell this asset when seized."
+        default_factory=list,
+        description="Where liquidators sell this asset when seized; may be empty only for an asset no account "
+        "posts as collateral.",
     )
-    supply_cap: NonNegative | None = Field(default=None, description="Token units; None is uncapped.")
-    borrow_cap: NonNegative | None = None
+    receipt_token: Name | None = Field(
+        default=None,
+        description="The asset suppliers of this reserve hold (aToken, cToken): its price is this asset's market "
+        "price less the suppliers' share of uncovered bad debt, so other protocols that take it as collateral "
+        "feel this one's losses. Declare it in [[assets]] (price = the underlying's).",
+    )
+    total_supply: Positive | None = Field(
+        default=None,
+        description="Amount supplied to this reserve, token units (required with receipt_token): the base the "
+        "receipt token's loss is shared over.",
+    )
+    supply_cap: NonNegative | None = Field(
+        default=None, description="Refused: no new supply is simulated, so a cap never binds."
+    )
+    borrow_cap: NonNegative | None = Field(
+        default=None, description="Refused: no new borrowing is simulated, so a cap never binds."
+    )
+
+    @property
+    def protocol_fee_fraction(self) -> float:
+        """The protocol's liquidation share under the market's rules: ``seize_share`` of all seized collateral
+        (compound_v2) if given, else ``liquidation_protocol_fee`` of the bonus (Aave); the market type decides
+        which of the two the file may hold."""
+        return self.seize_share if self.seize_share is not None else self.liquidation_protocol_fee
+
+    @model_validator(mode="after")
+    def _inert(self) -> ReserveSpec:
+        refuse(
+            {k: getattr(self, k) for k in self.given("supply_cap", "borrow_cap")},
+            "has no effect: the simulation has no new supply or borrowing flows, so a cap never binds; remove it",
+        )
+        return self
 
     @model_validator(mode="after")
     def _thresholds(self) -> ReserveSpec:
+        if (self.receipt_token is None) != (self.total_supply is None):
+            raise ValueError("'receipt_token' and 'total_supply' go together")
         if self.liquidation_threshold >= 1:
             raise ValueError(f"liquidation_threshold must be < 1, got {self.liquidation_threshold}")
         if self.liquidation_threshold < self.ltv:
@@ -302,8 +402,10 @@ class EModeSpec(_Spec):
     (Aave v3.2+ ``DataTypes.EModeCategory``: collateral bitmap, ltv, liquidationThreshold, liquidationBonus.)
     """
 
-    label: str = ""
-    ltv: Fraction
+    label: str = Field(
+        default="", max_length=64, description="Display name (Aave's category label); default 'e-mode N'."
+    )
+    ltv: Fraction = Field(description="The category's loan-to-value: its accounts' borrowing power.")
     liquidation_threshold: Fraction
     liquidation_bonus: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)]
     collateral: list[Name] = Field(
@@ -345,9 +447,10 @@ class LendingSpec(_Spec):
     """
 
     name: Name
-    type: Literal["aave_v3", "compound_v2"] = Field(
-        description="Liquidation rules: aave_v3 (close factor 100% below HF close_factor_hf_threshold, protocol fee "
-        "on the bonus) or compound_v2 (close factor at any shortfall, seize share of all seized collateral; Aave v2's "
+    type: Literal["aave_v3", "aave_v3.3", "compound_v2"] = Field(
+        description="Liquidation rules: aave_v3 (v3.0-v3.2: close factor 100% at or below HF "
+        "close_factor_hf_threshold, protocol fee on the bonus), aave_v3.3 (v3.3+: close factor on total debt, "
+        "positions under $2,000 closed in full, no dust under $1,000 left) or compound_v2 (close factor at any shortfall, seize share of all seized collateral; Aave v2's "
         "close-factor rule is the same)."
     )
     reserves: dict[Name, ReserveSpec] = Field(min_length=1)
@@ -369,17 +472,90 @@ class LendingSpec(_Spec):
             raise ValueError("exactly one of 'positions', 'accounts' and 'generate' must be given")
         return self
 
+    @model_validator(mode="after")
+    def _keys_of_the_type(self) -> LendingSpec:
+        # The two protocol shares mean different things (Aave: of the bonus; Compound: of all seized collateral),
+        # so each type accepts only its own name: switching a file's type cannot silently change the meaning.
+        if self.type == "compound_v2":
+            refuse(
+                {k: getattr(self, k) for k in self.given("close_factor_hf_threshold")},
+                "has no effect on compound_v2 (its close factor applies at any shortfall); remove it",
+            )
+            refuse(
+                {
+                    f"reserves.{a}.liquidation_protocol_fee": r.liquidation_protocol_fee
+                    for a, r in self.reserves.items()
+                    if r.given("liquidation_protocol_fee")
+                },
+                "is Aave's share of the liquidation bonus; compound_v2 takes a share of all seized collateral: "
+                "write it as 'seize_share'",
+            )
+        else:
+            refuse(
+                {
+                    f"reserves.{a}.seize_share": r.seize_share
+                    for a, r in self.reserves.items()
+                    if r.given("seize_share")
+                },
+                f"is compound_v2's share of all seized collateral; {self.type} takes a share of the liquidation "
+                "bonus: write it as 'liquidation_protocol_fee'",
+            )
+        return self
 
-class EvaporationSpec(_Spec):
-    """LPs withdraw liquidity as the market draws down, and return slowly.
 
-    The target share of starting liquidity is ``1 - min(max_withdraw, sensitivity * drawdown)``, drawdown measured on
-    the pool's first coin's market price from its running peak; withdrawals are immediate, returns have a half-life.
+# Every protocol type's spec, discriminated by `type`. A protocol model defines its spec beside itself (on
+# firesale.scenario._types) and registers it with firesale.protocols.register_protocol; it is listed here once.
+ProtocolSpec = Annotated[
+    LendingSpec | MakerSpec | LiquitySpec | PerpSpec | PsmSpec | TerraMarketSpec, Field(discriminator="type")
+]
+
+
+class VenueEvaporationSpec(_Spec):
+    """How the liquidity providers of one venue react (see :mod:`firesale.agents.providers`).
+
+    The target share of starting liquidity is ``1 - min(max_withdraw, sensitivity * drawdown +
+    volatility_sensitivity * max(0, daily_vol - volatility_threshold))``: drawdown of the venue's most fallen coin
+    from its running peak, realised daily volatility of its most volatile coin. Withdrawals are immediate, returns
+    have a half-life.
     """
 
-    sensitivity: NonNegative = 0.0
-    max_withdraw: Fraction = 0.8
+    sensitivity: NonNegative = Field(default=0.0, description="Share withdrawn per unit of drawdown.")
+    max_withdraw: Annotated[float, Field(ge=0, lt=1, allow_inf_nan=False)] = Field(
+        default=0.8, description="Largest share ever withdrawn (below 1: a venue never empties completely)."
+    )
     return_half_life: Positive = 6 * 3600.0
+    volatility_sensitivity: NonNegative = Field(
+        default=0.0, description="Share withdrawn per unit of daily volatility above volatility_threshold."
+    )
+    volatility_threshold: NonNegative = Field(default=0.05, description="Daily volatility LPs tolerate.")
+    volatility_half_life: Positive = Field(
+        default=3600.0, description="Half-life of the realised-volatility estimate, seconds."
+    )
+
+
+class EvaporationSpec(VenueEvaporationSpec):
+    """LPs withdraw liquidity as markets fall and volatility rises, and return slowly; ``venues`` overrides any of
+    these per venue (keys not given there take the values here)."""
+
+    venues: dict[Name, dict[str, float]] = Field(
+        default_factory=dict, description="Per-venue overrides, e.g. venues.univ3 = { sensitivity = 2.0 }."
+    )
+
+    @model_validator(mode="after")
+    def _overrides(self) -> EvaporationSpec:
+        for name, over in self.venues.items():
+            unknown = set(over) - set(VenueEvaporationSpec.model_fields)
+            if unknown:
+                raise ValueError(
+                    f"venues.{name}: unknown key(s) {sorted(unknown)}; allowed: {sorted(VenueEvaporationSpec.model_fields)}"
+                )
+            self.for_venue(name)  # validates the merged values
+        return self
+
+    def for_venue(self, name: str) -> VenueEvaporationSpec:
+        """The parameters in force for venue ``name``."""
+        base = {k: getattr(self, k) for k in VenueEvaporationSpec.model_fields}
+        return VenueEvaporationSpec.model_validate({**base, **self.venues.get(name, {})})
 
 
 class AttackSpec(_Spec):
@@ -437,7 +613,7 @@ class ScenarioSpec(_Spec):
     market: MarketSpec
     venues: list[VenueSpec] = Field(default_factory=list)
     oracles: list[OracleSpec] = Field(min_length=1)
-    protocols: list[LendingSpec] = Field(min_length=1)
+    protocols: list[ProtocolSpec] = Field(min_length=1)
     agents: AgentsSpec = AgentsSpec()
     attacks: list[AttackSpec] = Field(default_factory=list)
     failure_liquidity_fraction: Fraction = Field(

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import firesale
-from firesale.engine.cohorts import merge_cohorts
+from firesale.protocols.cohorts import merge_cohorts
 from firesale.scenario import Positions
 
 

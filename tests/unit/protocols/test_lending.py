@@ -1,4 +1,5 @@
-"""The liquidation round: hand-computed Aave v3 cases, priority rules, and NumPy == Numba on random worlds."""
+"""The liquidation round: hand-computed Aave v3 / v3.3 / Compound cases, the liquidator's decision on real quotes,
+capital and block space, and NumPy == Numba on random worlds."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from firesale.protocols.lending import (
+    RULES_AAVE_V33,
     LendingParams,
     health_factor,
     liquidation_round_numba,
@@ -14,6 +16,25 @@ from firesale.protocols.lending import (
 )
 
 KERNELS = [liquidation_round_numpy, liquidation_round_numba]
+SIZES = np.concatenate([[0.0], np.logspace(0, 10, 41)])
+
+
+def flat(n_paths, n_res, slip=0.0):
+    """Proceeds curves of venues that pay the market price less a constant fraction ``slip``."""
+    return np.broadcast_to(SIZES * (1.0 - slip), (n_paths, n_res, SIZES.size)).copy()
+
+
+def run(kernel, coll, debt, oracle, params, *, market=None, active=None, slots=10, capital=1e18, gas=0.0,
+        min_profit=0.0, proceeds=None):  # fmt: skip
+    n_paths, _, n_res = coll.shape
+    market = oracle.copy() if market is None else market
+    active = np.ones(n_paths, dtype=bool) if active is None else active
+    slots = np.full(n_paths, slots) if np.isscalar(slots) else slots
+    capital = np.full(n_paths, float(capital)) if np.isscalar(capital) else capital
+    proceeds = flat(n_paths, n_res) if proceeds is None else proceeds
+    return kernel(coll, debt, oracle, market, params, active, slots, capital, np.full(n_paths, gas), min_profit,
+                  SIZES, proceeds)  # fmt: skip
+
 
 # Reserves: 0 = WETH (collateral), 1 = USDC (debt). LT 0.80, bonus 5 %, protocol fee 10 % of the bonus.
 LT = np.array([[0.80, 0.78]])
@@ -21,14 +42,12 @@ BONUS = np.array([[0.05, 0.045]])
 PARAMS = LendingParams(LT, BONUS, np.array([0.10, 0.10]), close_factor=0.5, close_factor_hf_threshold=0.95)
 
 
-def _one(kernel, eth_price, *, gas=0.0, slots=10, capital=1e18, min_profit=0.0, coef=0.0):
+def _one(kernel, eth_price, *, gas=0.0, slots=10, capital=1e18, min_profit=0.0, slip=0.0, params=PARAMS):
     coll = np.array([[[10.0, 0.0]]])
     debt = np.array([[[0.0, 15_000.0]]])
     prices = np.array([[eth_price, 1.0]])
-    out = kernel(
-        coll, debt, prices, prices.copy(), PARAMS, np.array([True]), np.array([slots]), np.array([capital]),
-        np.array([gas]), np.array([[coef, 0.0]]), np.array([1.0, 1.0]), min_profit,
-    )  # fmt: skip
+    out = run(kernel, coll, debt, prices, params, slots=slots, capital=capital, gas=gas, min_profit=min_profit,
+              proceeds=flat(1, 2, slip))  # fmt: skip
     return coll, debt, out
 
 
@@ -83,12 +102,21 @@ def test_unprofitable_liquidation_is_skipped(kernel):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_slippage_estimate_enters_the_profit_rule(kernel):
-    # Sale of 4.3542 WETH at 1800 is 7837.5 USD; a 5 % expected slippage (coef * usd = 0.05) costs 391.9 > 337.5.
-    _, _, out = _one(kernel, 1800.0, coef=0.05 / 7837.5)
+def test_the_venue_quote_enters_the_profit_rule(kernel):
+    # Sale of 4.3542 WETH at 1800 is 7837.5 USD; venues paying 5 % less cost 391.9 > 337.5 of profit.
+    _, _, out = _one(kernel, 1800.0, slip=0.05)
     assert out.n_liquidations[0] == 0
-    _, _, out = _one(kernel, 1800.0, coef=0.04 / 7837.5)  # 313.5 < 337.5
+    _, _, out = _one(kernel, 1800.0, slip=0.04)  # 313.5 < 337.5
     assert out.n_liquidations[0] == 1
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_exactly_095_closes_the_whole_debt(kernel):
+    # HF = 10 * 1781.25 * 0.8 / 15000 = 14250 / 15000 = 0.95: the contract's `healthFactor > 0.95` is false,
+    # so the close factor is 100 %: all 15000 repaid, 15000 * 1.05 / 1781.25 = 8.8421 WETH seized.
+    coll, debt, out = _one(kernel, 1781.25)
+    assert debt[0, 0, 1] == pytest.approx(0.0, abs=1e-9)
+    assert coll[0, 0, 0] == pytest.approx(10.0 - 15_000 * 1.05 / 1781.25, rel=1e-12)
 
 
 def _three_accounts():
@@ -105,39 +133,138 @@ def test_block_space_takes_the_most_profitable_first(kernel):
     coll, debt, params = _three_accounts()
     prices = np.array([[1800.0, 1.0]])
     slots = np.array([2])
-    out = kernel(
-        coll, debt, prices, prices, params, np.array([True]), slots, np.array([1e18]), np.zeros(1),
-        np.zeros((1, 2)), np.ones(2), 0.0,
-    )  # fmt: skip
+    out = run(kernel, coll, debt, prices, params, slots=slots)
     assert out.n_liquidations[0] == 2 and out.n_unserved[0] == 1 and slots[0] == 0
     assert debt[0, 0, 1] == 1_000.0  # the smallest, least profitable one waits
     assert debt[0, 1, 1] == pytest.approx(1_500.0) and debt[0, 2, 1] == pytest.approx(1_000.0)
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_capital_limits_liquidations(kernel):
+def test_capital_buys_a_partial_liquidation_of_the_next(kernel):
     coll, debt, params = _three_accounts()
     prices = np.array([[1800.0, 1.0]])
-    capital = np.array([2_000.0])  # the first (1500 USD) fits, the second (1000 more) does not
-    out = kernel(
-        coll, debt, prices, prices, params, np.array([True]), np.array([10]), capital, np.zeros(1),
-        np.zeros((1, 2)), np.ones(2), 0.0,
-    )  # fmt: skip
-    assert out.n_liquidations[0] == 1
-    assert capital[0] == pytest.approx(500.0)
+    capital = np.array([2_000.0])  # the best (1500 USD of debt) fits; the next (1000 USD) gets the 500 left
+    out = run(kernel, coll, debt, prices, params, capital=capital)
+    assert out.n_liquidations[0] == 2 and out.n_unserved[0] == 1
+    assert capital[0] == pytest.approx(0.0, abs=1e-9)
+    assert debt[0, 1, 1] == pytest.approx(1_500.0) and debt[0, 2, 1] == pytest.approx(2_000.0 - 500.0)
+    assert debt[0, 0, 1] == 1_000.0
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
-def test_inactive_paths_are_untouched(kernel):
-    coll = np.array([[[10.0, 0.0]], [[10.0, 0.0]]])
-    debt = np.array([[[0.0, 15_000.0]], [[0.0, 15_000.0]]])
-    prices = np.array([[1400.0, 1.0], [1400.0, 1.0]])
-    out = kernel(
-        coll, debt, prices, prices, PARAMS, np.array([True, False]), np.array([5, 5]), np.array([1e18, 1e18]),
-        np.zeros(2), np.zeros((2, 2)), np.ones(2), 0.0,
-    )  # fmt: skip
-    assert out.n_liquidations.tolist() == [1, 0]
-    assert coll[1, 0, 0] == 10.0
+def test_capital_fills_what_it_allows_instead_of_stopping(kernel):
+    # The issue's case: $500k of capital, two underwater accounts needing $800k and $8k (close factor 100 %).
+    # Today's fix: the more profitable $800k is repaid in part with all $500k; the total repaid is the capital.
+    params = LendingParams(np.array([[0.8, 0.0]] * 2), np.array([[0.05, 0.0]] * 2), np.zeros(2), 1.0, 0.95)
+    start_coll = np.array([[[800_000 * 1.2 / 2000, 0.0], [8_000 * 1.2 / 2000, 0.0]]])  # HF 0.96 each
+    start_debt = np.array([[[0.0, 800_000.0], [0.0, 8_000.0]]])
+    coll, debt = start_coll.copy(), start_debt.copy()
+    prices = np.array([[2000.0, 1.0]])
+    capital = np.array([500_000.0])
+    out = run(kernel, coll, debt, prices, params, capital=capital)
+    assert out.n_liquidations[0] == 1
+    assert debt[0, 0, 1] == pytest.approx(300_000.0) and debt[0, 1, 1] == 8_000.0
+    assert out.repaid_usd[0] == pytest.approx(500_000.0)
+    # With $900k both are closed: 800k + 8k.
+    coll2, debt2 = start_coll.copy(), start_debt.copy()
+    out = run(kernel, coll2, debt2, prices, params, capital=np.array([900_000.0]))
+    assert out.n_liquidations[0] == 2 and out.repaid_usd[0] == pytest.approx(808_000.0)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_block_space_skips_a_cohort_that_does_not_fit_and_takes_the_next(kernel):
+    coll, debt, params = _three_accounts()
+    params = LendingParams(params.liquidation_threshold, params.liquidation_bonus, params.protocol_fee, 0.5, 0.95,
+                           weight=np.array([1, 3, 1]))  # fmt: skip
+    prices = np.array([[1800.0, 1.0]])
+    out = run(kernel, coll, debt, prices, params, slots=np.array([2]))  # the best row stands for 3 accounts
+    assert out.n_liquidations[0] == 2
+    assert debt[0, 1, 1] == 3_000.0  # skipped, not a stop
+    assert debt[0, 0, 1] == pytest.approx(500.0) and debt[0, 2, 1] == pytest.approx(1_000.0)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_each_liquidation_is_judged_after_the_rounds_earlier_sales(kernel):
+    # 20 identical accounts, each selling 4.3542 WETH (7837.5 USD) for 7500 of debt: a profit of 337.5 at the
+    # market price. The venues pay the market price on the first K = 10**4.75 = 56234.13 USD sold and 90 % beyond
+    # (K is a grid point, so the interpolated curve is exact). Seven sales (54862.5 USD) pay in full; the eighth
+    # earns (56234.13 - 54862.5) + 0.9 * (62700 - 56234.13) = 7190.9 < 7500; every later one 0.9 * 7837.5 = 7053.75
+    # < 7500. Judged alone at the round-start quote, all twenty would be taken.
+    n = 20
+    lt = np.repeat(LT, n, axis=0)
+    bonus = np.repeat(BONUS, n, axis=0)
+    params = LendingParams(lt, bonus, np.array([0.1, 0.1]), 0.5, 0.95)
+    coll = np.array([[[10.0, 0.0]] * n])
+    debt = np.array([[[0.0, 15_000.0]] * n])
+    prices = np.array([[1800.0, 1.0]])
+    kink = 10**4.75
+    assert np.isclose(SIZES, kink, rtol=1e-15).any()
+    curve = np.minimum(SIZES, kink) + 0.9 * np.maximum(SIZES - kink, 0.0)
+    proceeds = np.stack([curve, SIZES])[None].copy()
+    out = run(kernel, coll, debt, prices, params, proceeds=proceeds)
+    assert out.n_liquidations[0] == 7 and out.n_unserved[0] == 13
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_the_liquidator_takes_the_collateral_that_pays_most(kernel):
+    # Collateral: 5 WETH (bonus 5 %) and 0.2 WBTC (bonus 10 %); debt 14000 USDC. HF = (10000 * 0.8 +
+    # 12000 * 0.8) / 14000 = 1.12 at WETH 2000, WBTC 60000; at WETH 1400, WBTC 42000: (7000 + 8400) * 0.8 / 14000
+    # = 0.88 < 0.95 -> 100 %. Repaying against WBTC earns the 10 % bonus on the most value it can seize (all 8400
+    # of WBTC, repaying 8400 / 1.1 = 7636.36, profit 763.6); against WETH at most 7000 / 1.05 (profit 333.3).
+    params = LendingParams(np.array([[0.8, 0.8, 0.0]]), np.array([[0.05, 0.10, 0.0]]), np.zeros(3), 0.5, 0.95)
+    coll = np.array([[[5.0, 0.2, 0.0]]])
+    debt = np.array([[[0.0, 0.0, 14_000.0]]])
+    prices = np.array([[1400.0, 42_000.0, 1.0]])
+    run(kernel, coll, debt, prices, params)
+    assert coll[0, 0, 0] == 5.0 and coll[0, 0, 1] == pytest.approx(0.0, abs=1e-12)
+    assert debt[0, 0, 2] == pytest.approx(14_000 - 8_400 / 1.1, rel=1e-12)
+
+
+V33 = LendingParams(LT, BONUS, np.array([0.10, 0.10]), close_factor=0.5, close_factor_hf_threshold=0.95,
+                    rules=RULES_AAVE_V33)  # fmt: skip
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_v33_small_positions_close_in_full(kernel):
+    # 1 WETH at 1800 against 1500 USDC: HF = 1440 / 1500 = 0.96 > 0.95, but the debt (1500 USD) is under
+    # MIN_BASE_MAX_CLOSE_FACTOR_THRESHOLD ($2000): all of it may be repaid (v3.0 would repay half).
+    coll = np.array([[[1.0, 0.0]]])
+    debt = np.array([[[0.0, 1_500.0]]])
+    run(kernel, coll, debt, np.array([[1800.0, 1.0]]), V33)
+    assert debt[0, 0, 1] == pytest.approx(0.0, abs=1e-9)
+    assert coll[0, 0, 0] == pytest.approx(1.0 - 1500 * 1.05 / 1800, rel=1e-12)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_v33_close_factor_is_half_of_total_debt(kernel):
+    # 10 WETH at 1800 against 7500 USDC and 7500 USDT (two debts, 15000 in all): HF = 14400 / 15000 = 0.96.
+    # v3.3 caps the repayment at 50 % of the *total* debt, 7500: the whole USDT debt may go; v3.0 allowed half
+    # of the reserve's debt (3750).
+    params = LendingParams(np.array([[0.8, 0.0, 0.0]]), np.array([[0.05, 0.0, 0.0]]), np.zeros(3), 0.5, 0.95,
+                           rules=RULES_AAVE_V33)  # fmt: skip
+    coll = np.array([[[10.0, 0.0, 0.0]]])
+    debt = np.array([[[0.0, 7_500.0, 7_500.0]]])
+    run(kernel, coll, debt, np.array([[1800.0, 1.0, 1.0]]), params)
+    assert debt[0, 0, 1] + debt[0, 0, 2] == pytest.approx(7_500.0)
+    assert min(debt[0, 0, 1], debt[0, 0, 2]) == pytest.approx(0.0, abs=1e-9)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
+def test_v33_never_leaves_dust(kernel):
+    # Collateral 2 WETH at 1850 (3700 USD, bonus 5 %) and 0.1 WBTC at 47000 (4700 USD, bonus 2 %); debt 6000 USDC
+    # and 900 USDT. HF = 0.8 * 8400 / 6900 = 0.9739 > 0.95 and both legs >= $2000: at most 50 % of the total debt,
+    # 3450 USDC. Against WETH that seizes 3450 * 1.05 / 1850 = 1.9581 WETH and leaves 77.5 USD of it with part of
+    # the USDC debt still owed: MUST_NOT_LEAVE_DUST. So the liquidator repays (3700 - 1000) / 1.05 = 2571.43 and
+    # leaves exactly $1000 of WETH; that still beats WBTC (3450 * 2 % = 69 < 2571.43 * 5 % = 128.6).
+    params = LendingParams(np.array([[0.8, 0.8, 0.0, 0.0]]), np.array([[0.05, 0.02, 0.0, 0.0]]), np.zeros(4), 0.5,
+                           0.95, rules=RULES_AAVE_V33)  # fmt: skip
+    coll = np.array([[[2.0, 0.1, 0.0, 0.0]]])
+    debt = np.array([[[0.0, 0.0, 6_000.0, 900.0]]])
+    run(kernel, coll, debt, np.array([[1850.0, 47_000.0, 1.0, 1.0]]), params)
+    cover = 2_700 / 1.05
+    assert debt[0, 0, 2] == pytest.approx(6_000 - cover, rel=1e-12)
+    assert coll[0, 0, 0] == pytest.approx(1_000 / 1850, rel=1e-9)
+    assert coll[0, 0, 1] == 0.1 and debt[0, 0, 3] == 900.0
 
 
 @st.composite
@@ -156,15 +283,26 @@ def worlds(draw):
     bonus = rng.uniform(0.0, 0.1, (n_acc, n_res))
     weight = rng.integers(1, 4, n_acc) if draw(st.booleans()) else None  # cohorts of 1-3 accounts
     params = LendingParams(
-        lt, bonus, rng.uniform(0, 0.2, n_res), float(rng.uniform(0.2, 1)), float(rng.uniform(0, 1)), weight
+        lt,
+        bonus,
+        rng.uniform(0, 0.2, n_res),
+        float(rng.uniform(0.2, 1)),
+        float(rng.uniform(0, 1)),
+        weight,
+        fee_on_seized=draw(st.booleans()),
+        rules=draw(st.sampled_from([0, 1, 2])),
     )
+    scale = rng.choice([1.0, 100.0])  # large books exercise v3.3's $2000 / $1000 thresholds
+    coll, debt = coll * scale, debt * scale
+    # Concave proceeds curves: the venues pay less per dollar the more is sold.
+    depth = rng.uniform(50, 5000, (n_paths, n_res, 1))
+    proceeds = depth * np.log1p(SIZES[None, None, :] / depth)
     args = dict(
         active=rng.uniform(size=n_paths) < 0.8,
         slots=rng.integers(0, 6, n_paths),
-        capital=rng.uniform(0, 500, n_paths),
+        capital=rng.uniform(0, 500, n_paths) * scale,
         gas_usd=rng.uniform(0, 5, n_paths),
-        impact_coef=rng.uniform(0, 1e-3, (n_paths, n_res)),
-        impact_exp=rng.choice([0.5, 1.0], n_res),
+        proceeds=proceeds,
         min_profit=float(rng.uniform(0, 2)),
     )
     return coll, debt, oracle, market, params, args
@@ -179,12 +317,12 @@ def test_numpy_and_numba_rounds_are_identical(world):
         c, d = coll.copy(), debt.copy()
         a = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
         out = kernel(c, d, oracle, market, params, a["active"], a["slots"], a["capital"], a["gas_usd"],
-                     a["impact_coef"], a["impact_exp"], a["min_profit"])  # fmt: skip
+                     a["min_profit"], SIZES, a["proceeds"])  # fmt: skip
         results.append((c, d, out, a))
     (c0, d0, o0, a0), (c1, d1, o1, a1) = results
     np.testing.assert_array_equal(c0, c1)
     np.testing.assert_array_equal(d0, d1)
-    for name in ("seized", "fee", "repaid", "n_liquidations", "n_unserved"):
+    for name in ("seized", "fee", "repaid", "n_liquidations", "n_unserved", "n_candidates"):
         np.testing.assert_array_equal(getattr(o0, name), getattr(o1, name), err_msg=name)
     np.testing.assert_array_equal(o0.repaid_usd, o1.repaid_usd)
     np.testing.assert_array_equal(a0["slots"], a1["slots"])
@@ -197,8 +335,7 @@ def test_no_negative_balances_and_healthy_untouched(world):
     hf_before = health_factor(coll, debt, oracle, params.liquidation_threshold)
     c, d = coll.copy(), debt.copy()
     liquidation_round_numba(c, d, oracle, market, params, args["active"], args["slots"].copy(),
-                            args["capital"].copy(), args["gas_usd"], args["impact_coef"], args["impact_exp"],
-                            args["min_profit"])  # fmt: skip
+                            args["capital"].copy(), args["gas_usd"], args["min_profit"], SIZES, args["proceeds"])  # fmt: skip
     assert (c >= -1e-9).all() and (d >= -1e-9).all()
     healthy = hf_before >= 1.0
     np.testing.assert_array_equal(c[healthy], coll[healthy])

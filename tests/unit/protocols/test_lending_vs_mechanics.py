@@ -7,9 +7,16 @@ import pytest
 from hypothesis import assume, given, settings, strategies as st
 
 from firesale.mechanics import aave_v3 as aave
-from firesale.protocols.lending import LendingParams, liquidation_round_numba, liquidation_round_numpy
+from firesale.protocols.lending import (
+    RULES_COMPOUND,
+    LendingParams,
+    liquidation_round_numba,
+    liquidation_round_numpy,
+)
 
 WETH_DEC, USDC_DEC = 18, 6
+SIZES = np.array([0.0, 1.0, 1e30])
+NO_SLIPPAGE = np.broadcast_to(SIZES, (1, 2, 3)).copy()  # venues that pay the market price for any size
 
 
 @st.composite
@@ -57,7 +64,7 @@ def _float(kernel, eth_price, coll, debt, lt, bonus, fee):
     )
     out = kernel(
         c, d, prices, prices, params, np.array([True]), np.array([1]), np.array([1e30]), np.zeros(1),
-        np.zeros((1, 2)), np.ones(2), -1e30,
+        -1e30, SIZES, NO_SLIPPAGE,
     )  # fmt: skip
     return out
 
@@ -117,11 +124,11 @@ def test_kernel_matches_compound_seize(kernel, case):
     prices = np.array([[eth, 1.0]])
     params = LendingParams(
         np.array([[0.05, 0.8]]), np.array([[incentive / 1e18 - 1, 0.0]]), np.array([0.028, 0.0]), 0.5, 0.0,
-        fee_on_seized=True,
+        fee_on_seized=True, rules=RULES_COMPOUND,
     )  # fmt: skip
     out = kernel(
         c, d, prices, prices, params, np.array([True]), np.array([1]), np.array([1e30]), np.zeros(1),
-        np.zeros((1, 2)), np.ones(2), -1e30,
+        -1e30, SIZES, NO_SLIPPAGE,
     )  # fmt: skip
     assert out.repaid[0, 1] == pytest.approx(repay / 1e6, rel=1e-9)
     assert out.seized[0, 0] + out.fee[0, 0] == pytest.approx(seize_ctokens * to_eth, rel=1e-9)

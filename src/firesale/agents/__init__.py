@@ -1,0 +1,19 @@
+"""Agents that act on what protocols and venues expose, never on their internals.
+
+- :mod:`~firesale.agents.liquidators`: who liquidates, limited by capital, gas and block space (liquidation
+  selection itself is the protocol's rule, judged by these agents' profit test);
+- :mod:`~firesale.agents.arbitrageurs`: who pull pools towards the market, capital-limited, to where venues balance;
+- :mod:`~firesale.agents.providers`: liquidity providers who withdraw as markets fall and volatility rises
+  (evaporation);
+- :mod:`~firesale.agents.attackers`: who trade into a pool to move the price an oracle reads.
+
+Every agent has the same shape: built once per batch from the scenario, told about each new step
+(``new_step``), and acting on the venue set and market prices the engine passes.
+"""
+
+from firesale.agents.arbitrageurs import Arbitrageurs
+from firesale.agents.attackers import Attackers
+from firesale.agents.liquidators import Liquidators, gas_price_path
+from firesale.agents.providers import LiquidityProviders
+
+__all__ = ["Arbitrageurs", "Attackers", "Liquidators", "LiquidityProviders", "gas_price_path"]

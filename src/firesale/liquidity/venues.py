@@ -1,0 +1,243 @@
+"""Every venue of a world and how flows are routed through them: sales, purchases, live quotes, market prices.
+
+A :class:`VenueSet` holds the pools (per-path :class:`~firesale.liquidity.VenueState`) and the off-chain order books
+(per-path impact state) of one batch of paths. It is where price impact happens:
+
+- the *market price* of an asset is its exogenous price less the impact its order book carries
+  (:meth:`VenueSet.market_prices`); oracles and liquidators read it;
+- a *sale* is cut into slices, each routed to the venue quoting most for it *at that moment* (a book at its
+  current, already-impacted price; a pool at its marginal price net of its fee), so a venue stops winning slices as
+  soon as its own price has fallen below another's (:meth:`VenueSet.sell`);
+- a liquidator's *quote* for selling a given size, after the sales already made in the round, is a proceeds curve
+  computed by routing increasing sizes through copies of the venues (:meth:`VenueSet.sale_curves`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from firesale.liquidity._venue import Venue, VenueState
+from firesale.liquidity.orderbook import OrderBook
+
+__all__ = ["SALE_SLICES", "VenueSet", "fee_fraction"]
+
+#: A sale is routed in this many slices, each to the venue paying most at that moment.
+SALE_SLICES = 4
+
+
+def fee_fraction(venue: Venue) -> float:
+    """The venue's swap fee as a fraction of the input (0.0005 for a 5 bps pool)."""
+    gamma = getattr(venue, "gamma", None)
+    if gamma is not None:
+        return 1.0 - float(gamma)
+    return float(getattr(venue, "fee_bps", 0.0)) / 1e4
+
+
+class VenueSet:
+    """The venues of one batch of paths.
+
+    Parameters
+    ----------
+    venues : list of (kind, object)
+        ``("pool", Venue)`` or ``("book", OrderBook)``, in scenario order.
+    coins : list of list of int
+        Asset indices each venue trades (a book trades one asset against USD).
+    n_paths : int
+    """
+
+    def __init__(self, venues: list, coins: list[list[int]], n_paths: int) -> None:
+        self.venues = venues
+        self.coins = coins
+        self.n_paths = n_paths
+        self.states: list[VenueState | None] = []
+        self.book_v: dict[int, np.ndarray] = {}
+        self.book_perm: dict[int, np.ndarray] = {}
+        self.book_of_asset: dict[int, int] = {}
+        for k, (kind, obj) in enumerate(venues):
+            if kind == "pool":
+                self.states.append(obj.init_state(n_paths))
+            else:
+                self.states.append(None)
+                self.book_v[k], self.book_perm[k] = np.zeros(n_paths), np.zeros(n_paths)
+                self.book_of_asset[coins[k][0]] = k
+        #: Share of each venue's starting liquidity still provided, (n_paths, n_venues).
+        self.liq_factor = np.ones((n_paths, len(venues)))
+        self.depth0 = np.stack([self.depth(k) for k in range(len(venues))], axis=1) if venues else None
+
+    # ----- state ------------------------------------------------------------------------------------------------
+    def is_pool(self, k: int) -> bool:
+        return self.venues[k][0] == "pool"
+
+    def book_depth(self, k: int) -> np.ndarray:
+        book: OrderBook = self.venues[k][1]
+        return book.depth_usd * np.maximum(self.liq_factor[:, k], 1e-12)
+
+    def depth(self, k: int) -> np.ndarray:
+        """Liquidity measure of venue ``k`` per path (its ratio to the start says how much is left)."""
+        kind, obj = self.venues[k]
+        return self.book_depth(k) if kind == "book" else obj.depth(self.states[k])
+
+    def decay(self, dt: float) -> None:
+        """Temporary off-chain impact fades over ``dt`` seconds."""
+        for k in self.book_v:
+            self.venues[k][1].decay(self.book_v[k], dt)
+        for k, (kind, obj) in enumerate(self.venues):  # pools with a clock (CryptoSwap's price oracle)
+            if kind == "pool" and hasattr(obj, "advance"):
+                obj.advance(self.states[k], dt)
+
+    def scale_liquidity(self, k: int, new_factor: np.ndarray) -> None:
+        """Set venue ``k``'s share of its starting liquidity (LPs leave or return at unchanged price)."""
+        if self.is_pool(k):
+            self.venues[k][1].scale_liquidity(self.states[k], new_factor / self.liq_factor[:, k])
+        self.liq_factor[:, k] = new_factor
+
+    def pair(self, k: int, asset: int) -> tuple[int, int]:
+        """Coin indices (i, j) inside pool ``k``: ``asset`` and the coin it is priced against."""
+        coins = self.coins[k]
+        i = coins.index(asset)
+        return i, (1 if i == 0 else 0)
+
+    # ----- prices -----------------------------------------------------------------------------------------------
+    def market_prices(self, exo: np.ndarray) -> np.ndarray:
+        """Market price of every asset (n_paths, n_assets): the exogenous price ``exo`` less off-chain impact."""
+        m = exo.copy()
+        for a, k in self.book_of_asset.items():
+            book: OrderBook = self.venues[k][1]
+            m[:, a] *= np.exp(-book.log_impact(self.book_v[k], self.book_perm[k], self.book_depth(k)))
+        return m
+
+    def quote(self, k: int, asset: int, market: np.ndarray, exo: np.ndarray) -> np.ndarray:
+        """What venue ``k`` pays now for a marginal unit of ``asset``, USD per token, after its fee."""
+        kind, venue = self.venues[k]
+        if kind == "book":
+            book: OrderBook = venue
+            return exo[:, asset] * np.exp(
+                -book.log_impact(self.book_v[k], self.book_perm[k], self.book_depth(k))
+            )
+        i, j = self.pair(k, asset)
+        fee = (
+            venue.fee_bps_now(self.states[k]) / 1e4 if hasattr(venue, "fee_bps_now") else fee_fraction(venue)
+        )
+        return venue.price(self.states[k], i, j) * market[:, self.coins[k][j]] * (1.0 - fee)
+
+    # ----- flows ------------------------------------------------------------------------------------------------
+    def sell(
+        self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray, exo: np.ndarray,
+        slices: int = SALE_SLICES,
+    ) -> np.ndarray:  # fmt: skip
+        """Sell ``amount`` of ``asset`` (tokens, per path) through ``venues``; return the USD proceeds per path.
+
+        Each of ``slices`` slices goes to the venue quoting most at that moment (live quotes). A pool's
+        proceeds are its output coin valued at ``market``; a book fills at its impacted price. With no venue the
+        asset is sold at the market price without impact (only reserves that are never collateral have none).
+        """
+        if not venues:
+            return amount * market[:, asset]
+        proceeds = np.zeros(self.n_paths)
+        chunk = amount / slices
+        for _ in range(slices):
+            quotes = np.stack([self.quote(k, asset, market, exo) for k in venues], axis=1)
+            best = np.argmax(quotes, axis=1)
+            for n, k in enumerate(venues):
+                amt = np.where(best == n, chunk, 0.0)
+                if amt.any():
+                    proceeds += self._fill(k, asset, amt, market, exo)
+        return proceeds
+
+    def _fill(self, k: int, asset: int, amt: np.ndarray, market: np.ndarray, exo: np.ndarray) -> np.ndarray:
+        kind, venue = self.venues[k]
+        if kind == "book":
+            factor = venue.trade(self.book_v[k], self.book_perm[k], amt * exo[:, asset], self.book_depth(k))
+            return amt * exo[:, asset] * factor
+        i, j = self.pair(k, asset)
+        return venue.swap(self.states[k], i, j, amt) * market[:, self.coins[k][j]]
+
+    def buy(
+        self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray, exo: np.ndarray
+    ) -> np.ndarray:
+        """Buy ``amount`` of ``asset`` (debt to repay); return the USD cost per path.
+
+        Bought on the asset's order book when ``venues`` lists one (its price rises with the buying: a squeeze);
+        otherwise at the market price, without impact (pools here quote exact inputs only).
+        """
+        k = next((v for v in venues if not self.is_pool(v)), None)
+        if k is None:
+            return amount * market[:, asset]
+        book: OrderBook = self.venues[k][1]
+        factor = book.trade(self.book_v[k], self.book_perm[k], -amount * exo[:, asset], self.book_depth(k))
+        return amount * exo[:, asset] * factor
+
+    def sale_curves(
+        self,
+        assets: np.ndarray,
+        venues: list[list[int]],
+        market: np.ndarray,
+        exo: np.ndarray,
+        sizes_usd: np.ndarray,
+        paths: np.ndarray,
+        needed_usd: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Proceeds (USD) of selling cumulative ``sizes_usd`` of each asset, on copies of the venues.
+
+        Returns an array of shape (n_paths, len(assets), len(sizes_usd)), filled on ``paths`` (indices) and zero
+        elsewhere; with ``needed_usd`` each asset's curve is computed only up to that size (none for 0) and its last
+        segment extended beyond. Each increment between grid sizes is routed to the venue quoting most at that moment (the grid
+        is geometric, so routing is as fine as the grid), starting from the venues' current state: the curve is the
+        quote a liquidator really gets for that size.
+        """
+        out = np.zeros((self.n_paths, len(assets), len(sizes_usd)))
+        if paths.size == 0:
+            return out
+        sub = self._subset(paths)
+        mkt, ex = market[paths], exo[paths]
+        n = len(sizes_usd)
+        for r, a in enumerate(assets):
+            need = np.inf if needed_usd is None else needed_usd[r]
+            if not need > 0:
+                continue
+            if not venues[r]:
+                out[paths, r, :] = sizes_usd[None, :]
+                continue
+            trial = sub.copy_state()
+            total = np.zeros(paths.size)
+            last = n - 1
+            for s in range(1, n):
+                amount = np.full(paths.size, (sizes_usd[s] - sizes_usd[s - 1])) / mkt[:, a]
+                total = total + trial.sell(int(a), amount, venues[r], mkt, ex, slices=1)
+                out[paths, r, s] = total
+                if sizes_usd[s] >= need:
+                    last = s
+                    break
+            if last < n - 1:  # beyond what can be sold: the last segment's rate, extended
+                rate = (out[paths, r, last] - out[paths, r, last - 1]) / (
+                    sizes_usd[last] - sizes_usd[last - 1]
+                )
+                out[paths, r, last + 1 :] = out[paths, r, last, None] + rate[:, None] * (
+                    sizes_usd[None, last + 1 :] - sizes_usd[last]
+                )
+        return out
+
+    def _subset(self, paths: np.ndarray) -> VenueSet:
+        sub = object.__new__(VenueSet)
+        sub.venues, sub.coins, sub.n_paths = self.venues, self.coins, int(paths.size)
+        sub.states = [
+            None if s is None else VenueState({k: v[paths] for k, v in s.arrays.items()}) for s in self.states
+        ]
+        sub.book_v = {k: v[paths] for k, v in self.book_v.items()}
+        sub.book_perm = {k: v[paths] for k, v in self.book_perm.items()}
+        sub.book_of_asset = self.book_of_asset
+        sub.liq_factor = self.liq_factor[paths]
+        sub.depth0 = None
+        return sub
+
+    def copy_state(self) -> VenueSet:
+        """A copy whose trades leave this set untouched (for probing quotes)."""
+        out = object.__new__(VenueSet)
+        out.venues, out.coins, out.n_paths = self.venues, self.coins, self.n_paths
+        out.states = [None if s is None else s.copy() for s in self.states]
+        out.book_v = {k: v.copy() for k, v in self.book_v.items()}
+        out.book_perm = {k: v.copy() for k, v in self.book_perm.items()}
+        out.book_of_asset = self.book_of_asset
+        out.liq_factor = self.liq_factor.copy()
+        out.depth0 = self.depth0
+        return out

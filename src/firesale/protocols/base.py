@@ -1,0 +1,308 @@
+"""The protocol contract: the one abstract base class every protocol model implements.
+
+A protocol model (a pooled lending market, a CDP with auctions, a perpetuals venue, a stablecoin) owns its state as
+arrays with the Monte Carlo path axis first and never touches another protocol's state. Each cascade round the
+engine hands it the prices its oracles report, the market prices agents trade at, and the liquidators' remaining
+capacity; the model answers with :class:`Flows`: what it hands to agents to sell, what they must buy, what it kept,
+how many actions it took and how many it could not get done. The engine routes those flows through venues, so
+every sale, price move and loss carries its origin and contagion stays explicit.
+
+The contract, as the engine uses it::
+
+    model = SomeModel.from_spec(spec, world_assets, positions)   # built once per run
+    state = model.init_state(n_paths)                           # per batch of paths
+    flows = model.round(state, RoundInputs(...))                # every cascade round
+    book = model.account(state, market_prices)                  # after the cascade
+    prices = model.token_prices(state, market_prices)           # tokens it issues (receipt tokens, LP shares)
+    model.check_conservation(state)                             # debug runs and the conformance suite
+
+Every registered type is proved by :func:`firesale.testing.check_protocol_model`, as scikit-learn's estimators are
+by ``check_estimator``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+
+from firesale.exceptions import ParameterError
+
+__all__ = [
+    "Accounts",
+    "Flows",
+    "IssuedToken",
+    "LiquidatorCapacity",
+    "ProtocolModel",
+    "ProtocolState",
+    "RoundInputs",
+    "SaleQuotes",
+    "protocol_spec",
+    "protocol_type",
+    "protocol_types",
+    "register_protocol",
+]
+
+
+@dataclass
+class ProtocolState:
+    """A model's per-path state: named arrays, path axis first. Models may subclass it with typed fields."""
+
+    arrays: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def n_paths(self) -> int:
+        first = next(iter(self.arrays.values()), None)
+        return 0 if first is None else int(first.shape[0])
+
+
+@dataclass
+class SaleQuotes:
+    """What selling a model asset would really fetch, per path: a proceeds curve over cumulative sale size.
+
+    ``proceeds(paths, needed_usd)`` returns an array of shape (n_paths, n_assets, n_sizes), filled on the path
+    indices ``paths``, for each asset up to the size ``needed_usd[r]`` (0: not needed; beyond it the last segment is
+    extended): element ``[p, r, k]`` is the USD the venues pay on path ``p`` for a cumulative sale of ``size_usd[k]`` of
+    asset ``r`` (valued at the market price), routed as the engine routes sales, from the venues' state at the start
+    of the round. A liquidator who has already sold ``s`` this round and sells ``q`` more is paid ``f(s + q) - f(s)``
+    with ``f`` interpolated linearly between grid points; so a liquidation is judged on the quote for its size
+    *after* the round's earlier sales, not on a linearised probe. Curves are computed only for the paths asked
+    (those with something to liquidate), on copies of the venues.
+    """
+
+    size_usd: np.ndarray  # (n_sizes,) increasing, size_usd[0] == 0
+    proceeds: Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+@dataclass
+class LiquidatorCapacity:
+    """The liquidators' resources left in this step, per path; models spend them in place.
+
+    ``slots`` is block space (liquidations that still fit), ``capital_usd`` the debt they can still buy and
+    repay, ``gas_usd`` the cost of one liquidation and ``min_profit_usd`` the profit below which none is taken.
+    """
+
+    slots: np.ndarray  # (n_paths,) int64
+    capital_usd: np.ndarray  # (n_paths,) float64
+    gas_usd: np.ndarray  # (n_paths,)
+    min_profit_usd: float
+
+
+@dataclass
+class RoundInputs:
+    """What a model is given each cascade round.
+
+    ``oracle`` and ``market`` are USD prices of the model's assets (``model.assets`` order), shape
+    ``(n_paths, n_assets)``; ``active`` marks the paths to look at; ``quotes`` prices sales of each asset;
+    ``liquidators`` is spent in place.
+    """
+
+    time: float
+    oracle: np.ndarray
+    market: np.ndarray
+    active: np.ndarray
+    liquidators: LiquidatorCapacity
+    quotes: SaleQuotes
+
+
+@dataclass
+class Flows:
+    """What one round of one model did, per path, with its origin.
+
+    Token amounts are in the model's asset order, shape ``(n_paths, n_assets)``: ``sell`` is handed to agents
+    who sell it through the model's venues (seized collateral, auction lots), ``buy`` must be bought by them
+    (debt they repay), ``kept`` stays with the protocol (its fees). ``minted``/``burned`` are tokens the protocol
+    created or destroyed. ``n_actions`` counts liquidations (or bids, takes); ``n_unserved`` the positions that
+    should have been acted on and were not; ``spent_usd`` the liquidator capital used.
+    """
+
+    origin: str
+    sell: np.ndarray
+    buy: np.ndarray
+    kept: np.ndarray
+    n_actions: np.ndarray
+    n_unserved: np.ndarray
+    spent_usd: np.ndarray
+    minted: np.ndarray | None = None
+    burned: np.ndarray | None = None
+    reason: str = "liquidation"
+
+    @classmethod
+    def empty(cls, origin: str, n_paths: int, n_assets: int, reason: str = "liquidation") -> Flows:
+        z = np.zeros((n_paths, n_assets))
+        return cls(
+            origin=origin, sell=z, buy=z.copy(), kept=z.copy(), n_actions=np.zeros(n_paths, dtype=np.int64),
+            n_unserved=np.zeros(n_paths, dtype=np.int64), spent_usd=np.zeros(n_paths), reason=reason,
+        )  # fmt: skip
+
+    @property
+    def acted(self) -> np.ndarray:
+        """Paths on which the model did something this round, bool of shape (n_paths,)."""
+        return self.n_actions > 0
+
+
+@dataclass
+class Accounts:
+    """A model's books at market prices, per path (USD, shape (n_paths,) unless stated).
+
+    ``bad_debt_usd``: liabilities no remaining collateral covers. ``reserves_usd``: what the protocol can absorb
+    losses with (reserves, insurance, fees earned). ``uncovered_usd``: bad debt beyond them, the loss its
+    depositors or token holders bear. ``bad_debt_by_asset``: shape (n_paths, n_assets). ``fees_usd``: what the
+    protocol earned from liquidations (counted in ``reserves_usd``).
+    """
+
+    assets_usd: np.ndarray | None
+    liabilities_usd: np.ndarray | None
+    bad_debt_usd: np.ndarray
+    reserves_usd: np.ndarray
+    bad_debt_by_asset: np.ndarray | None = None
+    fees_usd: np.ndarray | None = None  # protocol revenue from liquidations so far (part of reserves_usd)
+
+    @property
+    def reserves_used_usd(self) -> np.ndarray:
+        return np.minimum(self.bad_debt_usd, self.reserves_usd)
+
+    @property
+    def uncovered_usd(self) -> np.ndarray:
+        return np.maximum(self.bad_debt_usd - self.reserves_usd, 0.0)
+
+    @property
+    def insolvent(self) -> np.ndarray:
+        return self.bad_debt_usd > self.reserves_usd + 1e-9
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A token a protocol issues whose price comes from the protocol's state (receipt token, LP share, stablecoin).
+
+    ``underlying`` is the model asset it is a claim on; its price is given by ``model.token_prices``.
+    """
+
+    name: str
+    underlying: str
+
+
+class ProtocolModel(ABC):
+    """One protocol: its parameters (immutable) and the rules that move its per-path state.
+
+    Attributes
+    ----------
+    name : str
+        Unique name from the scenario.
+    assets : tuple of str
+        Assets it holds or owes, in the order of every array it takes or returns.
+    oracles : tuple of str
+        The oracle read for each asset (same order as ``assets``).
+    sale_venues : tuple of tuple of str
+        For each asset, the venues where agents sell it on the protocol's behalf (may be empty for assets it never
+        hands out).
+    issued : tuple of IssuedToken
+        Tokens it issues whose prices it defines.
+    monotone_in_price : bool
+        Whether lower oracle prices never make it act less (the conformance suite checks it when True).
+    """
+
+    #: scenario ``type`` names this class implements (registered with :func:`register_protocol`)
+    types: ClassVar[tuple[str, ...]] = ()
+
+    name: str
+    assets: tuple[str, ...]
+    oracles: tuple[str, ...]
+    sale_venues: tuple[tuple[str, ...], ...]
+    issued: tuple[IssuedToken, ...] = ()
+    monotone_in_price: bool = True
+
+    @classmethod
+    @abstractmethod
+    def build(cls, spec: Any, scenario: Any, **options: Any) -> ProtocolModel:
+        """The model of protocol ``spec`` (its registered pydantic spec) in the loaded ``scenario``
+        (:class:`firesale.scenario.Scenario`: assets, oracles, venues, positions, base directory). ``options`` are
+        engine settings a model may use (``kernel="numba"|"numpy"``) and must otherwise ignore."""
+
+    @abstractmethod
+    def init_state(self, n_paths: int) -> ProtocolState:
+        """The starting state replicated over ``n_paths`` paths.
+
+        A model with randomness of its own (keepers that fail, random ADL) may take a keyword ``rng``: the engine
+        then passes a generator-like whose one call ``rng.integers(low, high, size=n_paths, dtype=...)`` returns
+        per-path keys drawn by path block (:class:`firesale.engine.seeding.BlockDraws`), so results never depend on
+        batch size; the model derives everything else from those keys.
+        """
+
+    @abstractmethod
+    def round(self, state: ProtocolState, inputs: RoundInputs) -> Flows:
+        """One cascade round: act on the active paths, mutate ``state`` and the liquidators' capacity."""
+
+    @abstractmethod
+    def account(self, state: ProtocolState, market: np.ndarray, by_asset: bool = False) -> Accounts:
+        """The books at market prices ``market`` (n_paths, n_assets). Every step the engine needs bad debt and
+        reserves; ``by_asset`` asks for the full books (assets, liabilities, bad debt by asset), which a model may
+        leave None otherwise."""
+
+    def token_prices(
+        self, state: ProtocolState, market: np.ndarray, accounts: Accounts
+    ) -> dict[str, np.ndarray]:
+        """USD price of each issued token, per path; the default issues none."""
+        return {}
+
+    def series(self) -> dict[str, str]:
+        """Recordable per-step series this model offers: name -> description."""
+        return {}
+
+    def record(self, state: ProtocolState, name: str, market: np.ndarray) -> np.ndarray:
+        """The value of series ``name`` now, shape (n_paths,)."""
+        raise ParameterError(f"The 'name' parameter of {type(self).__name__}.record must be one of "
+                             f"{sorted(self.series())}. Got {name!r} instead.")  # fmt: skip
+
+    @abstractmethod
+    def check_conservation(self, state: ProtocolState, out: dict[str, np.ndarray]) -> list[str]:
+        """Problems (empty when none): negative balances, or tokens not accounted for by the cumulative flows
+        ``out`` (``sold``, ``kept``, ``repaid``, each (n_paths, n_assets)) since the start."""
+
+
+_REGISTRY: dict[str, type[ProtocolModel]] = {}
+_SPECS: dict[str, Any] = {}
+
+
+def register_protocol(spec_type: Any) -> Callable[[type[ProtocolModel]], type[ProtocolModel]]:
+    """Class decorator: register a model for each of its ``types``, with the pydantic spec that validates it
+    (the class, or ``"module:Name"`` where importing the spec here would be circular)."""
+
+    def deco(cls: type[ProtocolModel]) -> type[ProtocolModel]:
+        for t in cls.types:
+            if t in _REGISTRY and _REGISTRY[t] is not cls:
+                raise ParameterError(f"protocol type {t!r} is already registered by {_REGISTRY[t].__name__}")
+            _REGISTRY[t] = cls
+            _SPECS[t] = spec_type
+        return cls
+
+    return deco
+
+
+def protocol_types() -> dict[str, type[ProtocolModel]]:
+    """Registered protocol types (scenario ``type`` name -> model class)."""
+    return dict(_REGISTRY)
+
+
+def protocol_spec(name: str) -> Any:
+    """The pydantic spec class registered for scenario type ``name``."""
+    spec = _SPECS[protocol_type(name).types[0]] if name in _REGISTRY else None
+    if isinstance(spec, str):
+        import importlib
+
+        module, attr = spec.split(":")
+        spec = getattr(importlib.import_module(module), attr)
+    return spec
+
+
+def protocol_type(name: str) -> type[ProtocolModel]:
+    """The model class registered for scenario type ``name``."""
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ParameterError(
+            f"The 'type' parameter of a protocol must be one of {sorted(_REGISTRY)}. Got {name!r} instead."
+        ) from None
