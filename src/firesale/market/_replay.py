@@ -13,7 +13,7 @@ from firesale.market._validation import check_assets, check_choice, check_float,
 
 __all__ = ["Replay", "frame_from_prices", "seconds_since_epoch"]
 
-_INTERPOLATION = ("linear", "previous")
+_INTERPOLATION = ("linear", "previous", "bridge")
 
 
 def seconds_since_epoch(index: pd.DatetimeIndex) -> np.ndarray:
@@ -84,12 +84,19 @@ class Replay(PriceModel):
     interpolation : {"linear", "previous"}, default "linear"
         How prices between observations are read: ``"linear"`` interpolates the log-price (geometric: halfway
         between 100 and 121 is 110), so a 12 s step over hourly data moves smoothly instead of jumping on the
-        hour; ``"previous"`` holds the last observation (as-of, as a feed would have shown it).
+        hour; ``"previous"`` holds the last observation (as-of, as a feed would have shown it); ``"bridge"`` draws,
+        per path and seeded, a Brownian bridge in log-price pinned to every observation, so a replay run on a finer
+        grid than its data moves between prints as markets do, and liquidations can happen between them.
 
     Notes
     -----
     The relative price at step ``k`` is :math:`P(start + k\\,dt) / P(start)`. The run must stay inside the data:
-    ``start + n_steps * dt <= times[-1]``, otherwise ``simulate`` raises ParameterError. ``rng`` is not used.
+    ``start + n_steps * dt <= times[-1]``, otherwise ``simulate`` raises ParameterError. ``rng`` is used only by
+    ``"bridge"``: between observations :math:`t_j` and :math:`t_j + h` the log-price is
+    :math:`X(t_j) + s R_j + c\\,(W(s) - s W(1))` (:func:`firesale.market._bridge.bridge_to_grid`), with :math:`R_j`
+    the observed log-return, :math:`c^2` each asset's mean squared log-return per interval over the whole series and
+    the noise correlated across assets as the observed returns are. It needs evenly spaced observations and a start
+    on one of them.
     """
 
     assets: tuple[str, ...]
@@ -127,6 +134,12 @@ class Replay(PriceModel):
         start = check_float(start, "start", owner, lo=float(times[0]), hi=float(times[-1]))
         set_(self, "start", start)
         set_(self, "interpolation", check_choice(self.interpolation, "interpolation", owner, _INTERPOLATION))
+        if self.interpolation == "bridge":
+            gaps = np.diff(times)
+            if not np.allclose(gaps, gaps[0], rtol=1e-9, atol=1e-6):
+                raise fail("interpolation", owner, "'bridge' only over evenly spaced observations", "'bridge'")
+            if not np.isclose(times, start, rtol=0, atol=1e-6).any():
+                raise fail("start", owner, "one of the observation times with interpolation 'bridge'", start)
 
     @classmethod
     def from_prices(
@@ -180,6 +193,8 @@ class Replay(PriceModel):
             )
         grid = self.start + np.arange(n_steps + 1) * dt  # type: ignore[operator]
         grid = np.minimum(grid, self.times[-1])
+        if self.interpolation == "bridge":
+            return np.exp(self._bridge(n_paths, n_steps, dt, rng))
         if self.interpolation == "linear":
             logs = np.log(self.prices)
             level = np.column_stack([np.interp(grid, self.times, logs[:, i]) for i in range(self.n_assets)])
@@ -189,3 +204,21 @@ class Replay(PriceModel):
             level = self.prices[idx]
             rel = level / level[0]
         return np.repeat(rel[None, :, :], n_paths, axis=0)
+
+    def _bridge(self, n_paths: int, n_steps: int, dt: float, rng: np.random.Generator) -> np.ndarray:
+        """Log-price relative to the start on the grid, a seeded Brownian bridge between prints."""
+        from firesale.market._bridge import bridge_to_grid, native_periods
+
+        h = float(self.times[1] - self.times[0])
+        i0 = int(np.argmin(np.abs(self.times - self.start)))
+        logs = np.log(self.prices)
+        returns = np.diff(logs, axis=0)
+        n_per = min(native_periods(n_steps, dt, h), returns.shape[0] - i0)
+        scale = np.sqrt(np.mean(returns**2, axis=0))
+        corr = np.corrcoef(returns.T) if self.n_assets > 1 else np.ones((1, 1))
+        corr = np.nan_to_num(np.atleast_2d(corr), nan=0.0)
+        np.fill_diagonal(corr, 1.0)
+        factor = np.linalg.cholesky(corr + 1e-12 * np.eye(self.n_assets))
+        native = np.broadcast_to(returns[i0 : i0 + n_per], (n_paths, n_per, self.n_assets))
+        c = np.broadcast_to(scale, (n_paths, n_per, self.n_assets))
+        return bridge_to_grid(np.ascontiguousarray(native), c, h, dt, n_steps, factor, rng)

@@ -540,7 +540,8 @@ class ReplaySpec(_SourceBase):
 
     start (a TOML datetime or ISO string; naive times are UTC) is the first simulated instant, default the first
     row; the run must end before the data do. interpolation "linear" interpolates log-prices between rows,
-    "previous" holds the last row. Example: model = "replay", source = "firesale-data:eth_btc_1h_2019-2024",
+    "previous" holds the last row, "bridge" draws a seeded Brownian bridge between rows on every path (a replay on
+    a finer grid than its data; evenly spaced rows, start on a row). Example: model = "replay", source = "firesale-data:eth_btc_1h_2019-2024",
     columns = { WETH = "ETH", WBTC = "BTC" }, start = 2022-05-05T00:00:00Z.
     """
 
@@ -550,8 +551,10 @@ class ReplaySpec(_SourceBase):
     start: datetime | None = Field(
         default=None, description="First simulated instant; default the first row."
     )
-    interpolation: Literal["linear", "previous"] = Field(
-        default="linear", description="How to read between rows."
+    interpolation: Literal["linear", "previous", "bridge"] = Field(
+        default="linear",
+        description="How to read between rows: linear in log-price, the previous row, or a seeded Brownian bridge "
+        "pinned to every row (paths then differ between rows).",
     )
 
     def _build(self, assets: Sequence[str], base_dir: Path) -> PriceModel:
