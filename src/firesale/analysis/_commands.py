@@ -41,7 +41,9 @@ _out, _err = out, err
 
 
 def _guard(fn: Callable[..., Any]) -> Callable[..., Any]:
-    return functools.wraps(fn)(guard(fn, interrupted="interrupted; completed blocks are kept in the run store"))
+    return functools.wraps(fn)(
+        guard(fn, interrupted="interrupted; completed blocks are kept in the run store")
+    )
 
 
 _exit = fail

@@ -137,7 +137,9 @@ class Replay(PriceModel):
         if self.interpolation == "bridge":
             gaps = np.diff(times)
             if not np.allclose(gaps, gaps[0], rtol=1e-9, atol=1e-6):
-                raise fail("interpolation", owner, "'bridge' only over evenly spaced observations", "'bridge'")
+                raise fail(
+                    "interpolation", owner, "'bridge' only over evenly spaced observations", "'bridge'"
+                )
             if not np.isclose(times, start, rtol=0, atol=1e-6).any():
                 raise fail("start", owner, "one of the observation times with interpolation 'bridge'", start)
 
