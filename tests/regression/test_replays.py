@@ -347,12 +347,12 @@ PINS = {
         bad_debt_usd=0.0, liquidated_usd=0.0, n_liquidations=0, max_cascade_rounds=0, steps_in_failure_state=0,
     ),
     "crv-squeeze-2022": dict(
-        bad_debt_usd=6_114_069.307968076, liquidated_usd=61_395_689.87502979, n_liquidations=4,
+        bad_debt_usd=6_112_335.786746537, liquidated_usd=61_395_884.648719266, n_liquidations=4,
         max_cascade_rounds=4, steps_in_failure_state=0,
     ),
     "usdc-depeg-2023": dict(
-        bad_debt_usd=0.0, liquidated_usd=123_359_404.042875, n_liquidations=6, max_cascade_rounds=2,
-        steps_in_failure_state=0,
+        bad_debt_usd=0.0, liquidated_usd=102_484_383.2012, n_liquidations=5, max_cascade_rounds=2,
+        steps_in_failure_state=1,
     ),
     "terra-2022": dict(
         bad_debt_usd=2480.665077925804, liquidated_usd=31_357_425.981287, n_liquidations=137,

@@ -7,8 +7,8 @@ and the book thin (the leg crashes the book past the pool, and the next step tra
 with a very thin book, diverge). The arbitrageur here sizes the trade to the level where the two venues meet after
 its own legs: it solves :math:`\\log t = \\log m(t)` for the pool target :math:`t`, where :math:`m(t)` is the market
 price after the off-chain legs of the trade to :math:`t` (regula falsi in log price between the pool and the market,
-on copies of the venues; where trading to the market moves it by less than 1 bp the market is taken as the meeting
-point), and trades there. Fees enter through the pool's own arbitrage rule (it stops at the edge
+on copies of the venues; where trading to the market leaves the venues apart by less than 1 bp, or by less than the
+pool's fee, the market is taken as the meeting point), and trades there. Fees enter through the pool's own arbitrage rule (it stops at the edge
 of its fee band).
 
 Capital: ``agents.arbitrage_capital_usd`` per venue and step. Each trade's input, valued at market, is taken from
@@ -102,8 +102,10 @@ class Arbitrageurs:
         out = target.copy()
         hi_all = np.log(target[idx])
         f_hi = market_after(idx, hi_all) - hi_all
-        # Where the full trade moves the market by less than TOLERANCE, the venues already balance there.
-        miss = np.abs(f_hi) > TOLERANCE
+        # Where the full trade leaves the venues apart by less than TOLERANCE, or by less than the pool's own fee
+        # (inside its no-arbitrage band: no further trade would pay), they already balance there.
+        tol = max(TOLERANCE, -np.log1p(-fee_fraction(pool)))
+        miss = np.abs(f_hi) > tol
         idx = idx[miss]
         if idx.size == 0:
             return out
@@ -125,7 +127,7 @@ class Arbitrageurs:
             f_hi[k] = np.where(same, np.where(side[k] > 0, 0.5 * f_hi[k], f_hi[k]), fx)
             hi[k] = np.where(same, hi[k], x)
             side[k] = np.where(same, 1.0, -1.0)
-            done = np.abs(fx) < CONVERGED
+            done = np.abs(fx) < min(CONVERGED, 0.01 * tol)
             best[k[done]] = x[done]
             live[k[done]] = False
             if not live.any():

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
+
+from firesale.exceptions import ParameterError
 
 
 @click.command()
@@ -21,7 +24,17 @@ import click
     help="Channels to attribute to, comma-separated (the others stay on).",
 )  # fmt: skip
 @click.option("--json", "as_json", is_flag=True, help="Print the table as JSON on stdout.")
-def contagion(scenario: str, n_paths: int | None, seed: int | None, channels: str, as_json: bool) -> None:
+@click.option(
+    "--report", "report_path", type=click.Path(dir_okay=False), help="Write an HTML report (waterfalls) here."
+)
+def contagion(
+    scenario: str,
+    n_paths: int | None,
+    seed: int | None,
+    channels: str,
+    as_json: bool,
+    report_path: str | None,
+) -> None:
     """Attribute each protocol's bad debt and liquidations to its own exposure and to contagion channels.
 
     Counterfactual runs on common random numbers cut one channel at a time for one protocol (its venues, the
@@ -36,9 +49,15 @@ def contagion(scenario: str, n_paths: int | None, seed: int | None, channels: st
 
     @guard
     def run() -> None:
+        if report_path is not None and not Path(report_path).resolve().parent.is_dir():
+            raise ParameterError(f"--report: the folder of {report_path!r} must exist, got {report_path!r}")
         sc = load_scenario(scenario)
         names = tuple(c.strip() for c in channels.split(",") if c.strip())
         att = attribute(sc, n_paths=n_paths, seed=seed, channels=names)
+        if report_path is not None:
+            from firesale.report import write_attribution
+
+            click.echo(f"report: {write_attribution(att, report_path, sc.name)}", err=True)
         if as_json:
             click.echo(json.dumps(att.table.to_dict(orient="records"), indent=2))
             return

@@ -228,5 +228,4 @@ class LendingMarket(ProtocolModel):
 
 def _protocol_fee(reserve: Any) -> float:
     """The protocol's liquidation share: of the bonus (Aave) or of all seized collateral (Compound)."""
-    fraction = getattr(reserve, "protocol_fee_fraction", None)
-    return float(fraction if fraction is not None else reserve.liquidation_protocol_fee)
+    return float(reserve.protocol_fee_fraction)

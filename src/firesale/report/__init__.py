@@ -17,7 +17,16 @@ from __future__ import annotations
 
 from firesale.report._chart import Chart
 from firesale.report._charts import build_charts
+from firesale.report._contagion import render_attribution, write_attribution
 from firesale.report._html import render_report, write_report
 from firesale.report._summary import summarize
 
-__all__ = ["Chart", "build_charts", "render_report", "summarize", "write_report"]
+__all__ = [
+    "Chart",
+    "build_charts",
+    "render_attribution",
+    "render_report",
+    "summarize",
+    "write_attribution",
+    "write_report",
+]
