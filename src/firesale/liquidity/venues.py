@@ -198,6 +198,9 @@ class VenueSet:
             if not venues[r]:
                 out[paths, r, :] = sizes_usd[None, :]
                 continue
+            if len(venues[r]) == 1 and not self.is_pool(venues[r][0]):
+                out[paths, r, :] = sub._book_curve(venues[r][0], int(a), sizes_usd, mkt, ex)
+                continue
             trial = sub.copy_state()
             total = np.zeros(paths.size)
             last = n - 1
@@ -216,6 +219,25 @@ class VenueSet:
                     sizes_usd[None, last + 1 :] - sizes_usd[last]
                 )
         return out
+
+    def _book_curve(
+        self, k: int, asset: int, sizes_usd: np.ndarray, market: np.ndarray, exo: np.ndarray
+    ) -> np.ndarray:
+        """Cumulative proceeds of selling ``sizes_usd`` (at market) into book ``k`` alone, increment by increment.
+
+        The same fills as :meth:`sell` with one slice per increment, in closed form: after a cumulative notional
+        :math:`Q` the log impact is :math:`L(Q) = perm_0 - \\pi g(v_0) + g(v_0 + Q)` (``\\pi`` the permanent
+        share), and the increment from :math:`Q_{s-1}` to :math:`Q_s` fills at :math:`e^{-(L(Q_{s-1}) + L(Q_s))/2}`.
+        """
+        book: OrderBook = self.venues[k][1]
+        depth = self.book_depth(k)[:, None]
+        v0, perm0 = self.book_v[k][:, None], self.book_perm[k][:, None]
+        notional = (
+            sizes_usd[None, :] * (exo[:, asset] / market[:, asset])[:, None]
+        )  # USD at the exogenous price
+        impact = perm0 - book.permanent * book._g(v0, depth) + book._g(v0 + notional, depth)
+        fills = np.diff(notional, axis=1) * np.exp(-0.5 * (impact[:, :-1] + impact[:, 1:]))
+        return np.concatenate([np.zeros((notional.shape[0], 1)), np.cumsum(fills, axis=1)], axis=1)
 
     def _subset(self, paths: np.ndarray) -> VenueSet:
         sub = object.__new__(VenueSet)
