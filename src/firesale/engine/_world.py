@@ -79,6 +79,7 @@ class Blueprint:
     plans: list[_ModelPlan]
     dt: float
     n_steps: int
+    lp_tokens: list[tuple[int, int, float]]  # (asset index, venue index, LP supply)
 
     @property
     def protocols(self) -> list[ProtocolModel]:
@@ -132,10 +133,11 @@ class Blueprint:
                     ],
                 )
             )
+        lp_tokens = [(aidx[a.name], vidx[a.lp_of], a.lp_supply) for a in spec.assets if a.lp_of is not None]
         return cls(
             scenario=scenario, assets=assets, price0=price0, parents=parents, market_assets=market_assets,
             venue_specs=venue_specs, venue_coins=venue_coins, plans=plans, dt=spec.simulation.dt,
-            n_steps=spec.simulation.n_steps,
+            n_steps=spec.simulation.n_steps, lp_tokens=lp_tokens,
         )  # fmt: skip
 
     def exogenous_prices(self, relatives: np.ndarray) -> np.ndarray:
@@ -207,7 +209,7 @@ class World:
         # Cumulative flows out of each model, per path and model asset: what conservation is checked against.
         self.out = [{k: np.zeros((n, len(p.assets))) for k in ("sold", "kept", "repaid")} for p in bp.plans]
         self.oracle_feeds = sorted({o for p in bp.plans for o in p.oracles if o >= 0})
-        self.has_issued = any(p.issued for p in bp.plans)
+        self.has_issued = any(p.issued for p in bp.plans) or bool(bp.lp_tokens)
         if self.has_issued:
             self._reprice()
 
@@ -217,12 +219,22 @@ class World:
         return self.venues.market_prices(self.exo_now)
 
     def _reprice(self) -> np.ndarray:
-        """Derived token prices from every issuing model's books, to a fixed point (cross-holdings)."""
+        """Derived token prices to a fixed point (cross-holdings): issued tokens from their issuer's books, LP tokens
+        from their pool's value."""
         market = self.market_prices()
         if not self.has_issued:
             return market
         for _ in range(_FIXED_POINT_ITERATIONS):
             change = np.zeros(self.n_paths)
+            for (
+                token,
+                k,
+                supply,
+            ) in self.bp.lp_tokens:  # LP tokens: the pool's value at market over the supply
+                new = self.venues.pool_value(k, market) / supply
+                old = self.exo_now[:, token]
+                change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
+                self.exo_now[:, token] = new
             for plan, state in zip(self.bp.plans, self.states, strict=True):
                 if not plan.issued:
                     continue
@@ -250,7 +262,7 @@ class World:
         self.t += 1
         t = self.t
         time = t * bp.dt
-        derived = [tok for p in bp.plans for tok, _ in p.issued]
+        derived = [tok for p in bp.plans for tok, _ in p.issued] + [tok for tok, _, _ in bp.lp_tokens]
         keep = self.exo_now[:, derived].copy() if derived else None
         self.exo_now = self.exo[:, t, :].copy()
         if derived:

@@ -91,6 +91,15 @@ class VenueSet:
             self.venues[k][1].scale_liquidity(self.states[k], new_factor / self.liq_factor[:, k])
         self.liq_factor[:, k] = new_factor
 
+    def pool_value(self, k: int, market: np.ndarray) -> np.ndarray:
+        """USD value of pool ``k``'s holdings at ``market`` prices, per path (constant-product and StableSwap)."""
+        state, coins = self.states[k], self.coins[k]
+        if "balances" in state.arrays:
+            amounts = state["balances"]
+        else:
+            amounts = np.stack([state["reserve0"], state["reserve1"]], axis=1)
+        return (amounts * market[:, coins]).sum(axis=1)
+
     def pair(self, k: int, asset: int) -> tuple[int, int]:
         """Coin indices (i, j) inside pool ``k``: ``asset`` and the coin it is priced against."""
         coins = self.coins[k]

@@ -330,6 +330,29 @@ def _check_references(spec: Any, source: str) -> list[str]:
             elif oracles[s].asset != o.asset:
                 bad(f"oracles.{o.name}.sources", f"source must price {o.asset}", s)
 
+    for a in spec.assets or ():
+        if a.lp_of is None:
+            continue
+        pool = venues.get(a.lp_of)
+        if pool is None or getattr(pool, "type", None) not in ("constant_product", "stableswap"):
+            bad(f"assets.{a.name}.lp_of", "must name a constant_product or stableswap venue", a.lp_of)
+            continue
+        if a.name in _market_driven(spec):
+            bad(
+                f"assets.{a.name}.lp_of",
+                "an LP token is priced from its pool, not by the market model",
+                a.name,
+            )
+        coins = list(pool.coins)
+        amounts = list(pool.reserves if pool.type == "constant_product" else pool.balances)
+        if all(c in assets for c in coins):
+            implied = sum(assets[c].price * x for c, x in zip(coins, amounts, strict=True)) / a.lp_supply
+            if abs(a.price / implied - 1) > 1e-3:
+                bad(
+                    f"assets.{a.name}.price",
+                    f"must be the pool's value over lp_supply, {implied:.10g}",
+                    a.price,
+                )
     receipt_issuers: dict[str, str] = {}
     for name in spec.agents.evaporation.venues if spec.agents is not None else ():
         if name not in venue_names:

@@ -110,9 +110,23 @@ class AssetSpec(_Spec):
         description="Receipt, liquid-staking or wrapped asset whose exogenous price moves with another asset's "
         "(same relative path, from its own starting price); it can still de-peg through its own venues.",
     )
+    lp_of: Name | None = Field(
+        default=None,
+        description="An LP token of this pool (constant_product or stableswap): priced every round as the pool's "
+        "value at market prices over lp_supply, so it falls as a fire sale or LPs leaving change the pool.",
+    )
+    lp_supply: Positive | None = Field(
+        default=None, description="LP tokens outstanding (required with lp_of)."
+    )
 
     @model_validator(mode="after")
     def _inert(self) -> AssetSpec:
+        if (self.lp_of is None) != (self.lp_supply is None):
+            raise ValueError("'lp_of' and 'lp_supply' go together")
+        if self.lp_of is not None and self.derived_from is not None:
+            raise ValueError(
+                "an LP token is priced from its pool: 'derived_from' cannot be given with 'lp_of'"
+            )
         refuse(
             {k: getattr(self, k) for k in self.given("decimals")},
             "has no effect: amounts are in token units and prices in USD per token, so nothing is scaled by "

@@ -165,3 +165,81 @@ def test_receipt_token_loses_exactly_the_uncovered_bad_debt_share():
     bad = m["bad_debt_usd_small"]
     assert bad > 0
     assert m["min_price_ratio_aUSDC"] == pytest.approx(1 - bad / 1_000_000, rel=1e-12)
+
+
+LP = """
+name = "lp"
+[simulation]
+n_steps = 1
+dt = 300
+n_paths = 1
+[[assets]]
+name = "WETH"
+price = 2000.0
+[[assets]]
+name = "USDC"
+price = 1.0
+[[assets]]
+name = "UNI-LP"
+price = 4000.0
+lp_of = "pool"
+lp_supply = 1000.0
+[market]
+model = "shock"
+shape = "drop"
+depth = { WETH = 0.10 }
+start = 300
+[[venues]]
+type = "constant_product"
+name = "pool"
+coins = ["WETH", "USDC"]
+reserves = [1000.0, 2000000.0]
+fee_bps = 0
+[[oracles]]
+name = "eth"
+asset = "WETH"
+type = "market"
+[[oracles]]
+name = "usdc"
+asset = "USDC"
+type = "market"
+[[protocols]]
+name = "lender"
+type = "aave_v3"
+accounts = [{ account = "a", asset = "WETH", collateral_amount = 10.0 }, { account = "a", asset = "USDC", debt_amount = 15000.0 }]
+[protocols.reserves.WETH]
+ltv = 0.75
+liquidation_threshold = 0.80
+liquidation_bonus = 0.05
+liquidation_protocol_fee = 0.10
+oracle = "eth"
+venues = ["pool"]
+[protocols.reserves.USDC]
+ltv = 0.75
+liquidation_threshold = 0.80
+liquidation_bonus = 0.05
+oracle = "usdc"
+[agents]
+gas_per_liquidation = 0
+arbitrage_capital_usd = 0
+"""
+
+
+def test_an_lp_token_is_worth_its_pools_value_after_a_fire_sale_into_it():
+    # ETH falls to 1800 (no arbitrage capital: the pool stays at 2000). The account (10 WETH, 15,000 USDC: HF 0.96)
+    # is half-liquidated: 4.375 WETH seized, 4.375 - 0.1 * (4.375 - 4.375 / 1.05) sold into the fee-free pool. The LP
+    # token (1000 of them) is then worth (x' * 1800 + y') / 1000 with x' = 1000 + sold and y' = 2e9 / x'.
+    sc = parse_scenario(LP, source="lp.toml")
+    m = firesale.simulate(sc, n_paths=1, seed=0).metrics.iloc[0]
+    sold = 4.375 - 0.1 * (4.375 - 4.375 / 1.05)
+    x = 1000.0 + sold
+    value = (x * 1800 + 2e9 / x) / 1000
+    assert m["n_liquidations"] == 1
+    assert m["min_price_ratio_UNI-LP"] == pytest.approx(value / 4000.0, rel=1e-12)
+
+
+def test_an_lp_tokens_price_must_match_its_pool():
+    with pytest.raises(
+        firesale.ScenarioError, match=r"assets.UNI-LP.price: must be the pool's value over lp_supply"
+    ):
+        parse_scenario(LP.replace("price = 4000.0", "price = 4100.0"), source="lp.toml")
