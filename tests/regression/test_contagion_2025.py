@@ -7,7 +7,7 @@ import pytest
 
 import firesale
 from firesale.contagion import attribute
-from firesale.engine._world import Blueprint
+from firesale.engine._blueprint import Blueprint
 
 
 def test_three_lenders_share_venues_oracle_and_aweth():

@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from firesale.engine._world import Blueprint
+from firesale.engine._blueprint import Blueprint
 from firesale.exceptions import ParameterError
 from firesale.protocols.lending import health_factor
 from firesale.scenario import Scenario

@@ -11,7 +11,8 @@ import pandas as pd
 
 from firesale._version import __version__
 from firesale.agents.liquidators import gas_price_path
-from firesale.engine._world import CHANNELS, Blueprint, World
+from firesale.engine._blueprint import Blueprint
+from firesale.engine._world import CHANNELS, World
 from firesale.engine.seeding import BLOCK_SIZE, block_generator
 from firesale.exceptions import ParameterError, ScenarioError
 from firesale.results import SimulationResult

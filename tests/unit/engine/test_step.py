@@ -11,7 +11,8 @@ from scipy.optimize import brentq
 
 import firesale
 from firesale.agents.liquidators import gas_price_path
-from firesale.engine._world import Blueprint, World
+from firesale.engine._blueprint import Blueprint
+from firesale.engine._world import World
 from firesale.liquidity.constant_product import ConstantProductPool
 from firesale.liquidity.orderbook import OrderBook
 from firesale.liquidity.venues import VenueSet
