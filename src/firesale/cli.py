@@ -172,12 +172,11 @@ def _find_run(store: Any, run_id: str) -> Any:
 def _check_memory(sc: Any, n_paths: int, batch_size: int | None) -> None:
     """Refuse a run too big for memory before a row is stored (simulate checks again, with the same rule)."""
     from firesale.engine import estimate_memory
+    from firesale.engine.simulate import _available_memory
 
+    # The same estimate and rule as simulate: a run above KEEP_PATHS_BYTES of series streams, and is sized so.
     need = estimate_memory(sc, n_paths, batch_size)
-    try:
-        have = int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
-    except (ValueError, OSError, AttributeError):
-        return
+    have = _available_memory()
     if need > 0.8 * have:
         raise ScenarioError(
             f"{sc.source}: simulation.n_paths: too many paths for memory: about {need / 2**30:.1f} GiB needed, "
@@ -186,9 +185,13 @@ def _check_memory(sc: Any, n_paths: int, batch_size: int | None) -> None:
 
 
 def _simulate_stored(
-    sc: Any, store: Any, *, n_paths: int, seed: int, n_steps: int | None, batch_size: int | None
-) -> tuple[str, Any]:
-    """Run ``sc``, record it in ``store`` (complete, failed or interrupted) and return (run id, result)."""
+    sc: Any, store: Any, *, n_paths: int, seed: int, n_steps: int | None, batch_size: int | None,
+    attribute: bool = False,
+) -> tuple[str, Any]:  # fmt: skip
+    """Run ``sc``, record it in ``store`` (complete, failed or interrupted) and return (run id, result).
+
+    With ``attribute`` the run's losses are also split by contagion channel (counterfactual runs on the same seeds)
+    and stored with it, before it is marked complete."""
     from firesale.engine import simulate
 
     steps = n_steps or sc.spec.simulation.n_steps
@@ -203,6 +206,14 @@ def _simulate_stored(
         result = simulate(
             sc, n_paths=n_paths, seed=seed, batch_size=batch_size, n_steps=n_steps, progress=bar
         )
+        if attribute:
+            from firesale.contagion.attribution import attribute as split
+
+            bar.close()
+            bar = _LazyProgress(f"{sc.name} · contagion by channel")
+            result.attribution = split(
+                sc, n_paths=n_paths, seed=seed, n_steps=n_steps, full=result.metrics, progress=bar
+            ).table
     except KeyboardInterrupt:
         bar.close()
         store.mark(run_id, "interrupted", "stopped by the user (Ctrl-C)")
@@ -217,10 +228,16 @@ def _simulate_stored(
         store.mark(run_id, "failed", f"unexpected error: {type(exc).__name__}: {exc}")
         raise
     bar.close()
+    series = {"series": result.series}
+    if result.attribution is not None:
+        series["attribution"] = result.attribution
     store.finish(
-        run_id, metrics=result.metrics, summary=result.summary(), series={"series": result.series},
+        run_id,
+        metrics=result.metrics,
+        summary=result.summary(),
+        series=series,
         wall_seconds=result.wall_seconds,
-    )  # fmt: skip
+    )
     return run_id, result
 
 
@@ -272,18 +289,32 @@ _STORE_OPTION = click.option(
 @click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the HTML report here.")
 @dist_options
 @click.option("--resume", help="Id of an interrupted run to finish (only its missing blocks run).")
+@click.option(
+    "--policy", "policies", multiple=True,
+    help="Add a policy: a built-in name (firesale scenarios --policies) or a file of [[policies]]; repeatable.",
+)  # fmt: skip
+@click.option(
+    "--attribute", is_flag=True,
+    help="Also split each protocol's losses by contagion channel (as firesale contagion) and store and report it.",
+)  # fmt: skip
 @_guard
 def run(
     scenario: str, n_paths: int | None, seed: int | None, n_steps: int | None, horizon: float | None,
     batch_size: int | None, store_dir: str | None, as_json: bool,
     report_path: str | None, workers: int | None, scheduler: str | None, resume: str | None,
+    policies: tuple[str, ...], attribute: bool,
 ) -> None:  # fmt: skip
     """Run SCENARIO (a file or a built-in name), store it, and print its summary."""
-    from firesale.scenario import load_scenario
+    from firesale.scenario import load_scenario, with_policies
 
     _check_output(report_path, "--report")
+    if attribute and (workers is not None or scheduler is not None or resume is not None):
+        raise ParameterError(
+            "--attribute: the counterfactual runs of the attribution run in this process; it cannot be combined "
+            "with --workers, --scheduler or --resume (use firesale contagion), got --attribute with them"
+        )
     _checkpoint("load")
-    sc = load_scenario(scenario)
+    sc = with_policies(load_scenario(scenario), policies)
     if horizon is not None:
         if n_steps is not None:
             raise ParameterError("--steps and --horizon: give one of the two, got both")
@@ -303,7 +334,13 @@ def run(
             sys.exit(130)
     else:
         run_id, result = _simulate_stored(
-            sc, store, n_paths=paths, seed=run_seed, n_steps=n_steps, batch_size=batch_size
+            sc,
+            store,
+            n_paths=paths,
+            seed=run_seed,
+            n_steps=n_steps,
+            batch_size=batch_size,
+            attribute=attribute,
         )
     summary = result.summary()
     if report_path:
@@ -348,10 +385,14 @@ def _delta_text(value: float, kind: str) -> str:
 @click.option(
     "--report", "report_path", type=click.Path(dir_okay=False), help="Write the A-vs-B HTML report."
 )
+@click.option(
+    "--policy", "policies", multiple=True,
+    help="Add a policy to B: a built-in name (firesale scenarios --policies) or a file of [[policies]]; repeatable.",
+)  # fmt: skip
 @_guard
 def compare(
     scenario_a: str, scenario_b: str, n_paths: int | None, seed: int | None, n_steps: int | None,
-    batch_size: int | None, store_dir: str | None, as_json: bool, report_path: str | None,
+    batch_size: int | None, store_dir: str | None, as_json: bool, report_path: str | None, policies: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Run SCENARIO_A and SCENARIO_B on common random numbers and print paired differences B - A.
 
@@ -359,11 +400,11 @@ def compare(
     confidence intervals come from per-path differences (bootstrap for VaR and ES). Both runs are stored.
     """
     from firesale.analysis.compare import compare_losses, scenario_differences
-    from firesale.scenario import load_scenario
+    from firesale.scenario import load_scenario, with_policies
 
     _check_output(report_path, "--report")
     _checkpoint("load")
-    sc_a, sc_b = load_scenario(scenario_a), load_scenario(scenario_b)
+    sc_a, sc_b = load_scenario(scenario_a), with_policies(load_scenario(scenario_b), policies)
     paths = n_paths or sc_a.spec.simulation.n_paths
     common_seed = sc_a.spec.simulation.seed if seed is None else seed
     for sc in (sc_a, sc_b):
@@ -432,11 +473,18 @@ def validate(files: tuple[str, ...]) -> None:
 
 @main.command()
 @click.argument("name", required=False)
+@click.option(
+    "--policies", is_flag=True, help="List the built-in policy overlays (for run/compare --policy)."
+)
 @_guard
-def scenarios(name: str | None) -> None:
+def scenarios(name: str | None, policies: bool) -> None:
     """List built-in scenarios, or print scenario NAME's TOML to copy and edit."""
-    from firesale.scenario import builtin_scenarios, builtin_text
+    from firesale.scenario import builtin_policies, builtin_scenarios, builtin_text
 
+    if policies:
+        for key, description in builtin_policies().items():
+            click.echo(f"{key}\t{description}")
+        return
     if name is not None:
         click.echo(builtin_text(name), nl=False)
         return
@@ -748,13 +796,19 @@ def calibrate(
 
 
 # Commands that live beside their domain (they share firesale._console with this module).
-from firesale.analysis._commands import breakpoint_command, recommend_command, sweep_command  # noqa: E402
+from firesale.analysis._commands import (  # noqa: E402
+    breakpoint_command,
+    recommend_command,
+    sensitivities_command,
+    sweep_command,
+)
 from firesale.contagion._commands import contagion  # noqa: E402
 from firesale.monitor._commands import backtest, monitor  # noqa: E402
 
 main.add_command(sweep_command)
 main.add_command(breakpoint_command)
 main.add_command(recommend_command)
+main.add_command(sensitivities_command)
 main.add_command(contagion)
 main.add_command(backtest)
 main.add_command(monitor)

@@ -115,37 +115,124 @@ def test_time_in_failure_state_never_exceeds_two_of_its_flags(name):
 # ----- black-thursday-2020 ------------------------------------------------------------------------------------
 
 
-def test_black_thursday_liquidates_exactly_the_buckets_the_osm_falls_through():
+def _bt_vaults() -> list[dict]:
+    return spec("black-thursday-2020")["protocols"][0]["vaults"]
+
+
+def _bt_osm(n_steps: int) -> np.ndarray:
+    """The OSM's value at each step by hand: during hour k it reports the hourly open of hour k-1 (hop 3600 s)."""
     s = spec("black-thursday-2020")
-    eth = fdata.load_prices("firesale-data:eth_2020-03-12_13")["ETH_open"]
-    # The OSM reports during hour k the price read at the start of hour k-1; the run ends at 14 March 00:00, so the
-    # lowest value it ever reports is the lowest hourly open from 12 March 00:00 to 13 March 22:00 (before sales
-    # add their impact): Gemini's 97.63 at 13 March 02:00.
-    hourly = eth[eth.index.minute == 0]
-    osm_low = hourly.loc[:"2020-03-13 22:00"].min()
-    assert osm_low == pytest.approx(97.63)
-    lt = s["protocols"][0]["reserves"]["ETH"]["liquidation_threshold"]
-    rows = book("black-thursday-2020")
-    liq_price = {a: -r["DAI"] / (r["ETH"] * lt) for a, r in rows.items()}
-    below = [a for a, p in liq_price.items() if p > osm_low]
-    # Buckets 160% to 250% (liquidation prices 183.01 to 117.13) fall through the historical low. The 300% bucket's
-    # liquidation price (97.61) sits 0.03% under it: the keepers' own sales (permanent impact) push the market, and
-    # so the OSM, through it too. Buckets below 1% under the low never fall.
-    assert len(below) == 25
-    within_impact = [a for a, p in liq_price.items() if p > osm_low * 0.99]
-    assert len(within_impact) == 30
-    m = run("black-thursday-2020").metrics.iloc[0]
-    assert len(below) <= m.n_liquidations <= len(within_impact)
-    # Close factor 1 at DAI = $1: every liquidation repays a whole 2.5M DAI row.
-    assert m.liquidated_usd == pytest.approx(2.5e6 * m.n_liquidations)
-    assert m.bad_debt_usd == 0.0  # every liquidated row kept collateral worth more than its debt
+    eth = fdata.load_prices(s["market"]["source"])["ETH_open"]
+    hourly = eth[eth.index.minute == 0].to_numpy()
+    dt = s["simulation"]["dt"]
+    hours = (np.arange(n_steps + 1) * dt) // 3600
+    return np.where(hours >= 1, hourly[np.maximum(hours - 1, 0)], hourly[0])
 
 
-def test_black_thursday_keepers_never_repay_more_than_their_capital_in_a_step():
-    cap = spec("black-thursday-2020")["agents"]["liquidator_capital_usd"]
-    per_step = run("black-thursday-2020").paths["liquidated"][0]
-    assert per_step.max() <= cap * (1 + 1e-6)
-    assert (per_step > 0).sum() > 1  # capital spreads the liquidations over several steps
+def _bt_variant(tmp_path, **replace: str):
+    text = builtin_text("black-thursday-2020")
+    for old, new in replace.items():
+        assert old in text, old
+        text = text.replace(old, new)
+    path = tmp_path / "bt.toml"
+    path.write_text(text)
+    return load_scenario(str(path))
+
+
+def test_black_thursday_first_bite_is_the_hour_the_osm_falls_through_the_riskiest_bucket():
+    s = spec("black-thursday-2020")
+    ilk = s["protocols"][0]["ilks"]["ETH-A"]
+    vaults = _bt_vaults()
+    # Cat.bite when ink * osm / mat < art * rate. The riskiest bucket: 2.5M DAI on 20,490.8 ETH, unsafe below
+    # 1.5 * 2.5e6 / 20490.8 = 183.009 (times rate, which 8 % a year moves by < 1e-4 over the two days).
+    riskiest = min(v["ink"] / v["art"] for v in vaults)
+    liq = ilk["mat"] / riskiest
+    assert liq == pytest.approx(183.009, abs=1e-3)
+    osm = _bt_osm(s["simulation"]["n_steps"])
+    first = int(np.argmax(osm < liq * (1 + 1e-4)))
+    # The 04:00 open (182.84) is the first below it; the OSM reports it from 05:00, step 30.
+    assert first == 30 and osm[first] == pytest.approx(182.84)
+    kicks = run("black-thursday-2020").paths["mcd.n_auctions"][0]
+    assert kicks[first - 1] == 0 and kicks[first] > 0
+
+
+def test_black_thursday_only_the_buckets_the_osm_falls_through_are_auctioned():
+    # Until 09:00 (step 54) the OSM reports at lowest the 08:00 open, 171.11, above the 175 % bucket's 167.32
+    # (1.5 * 2.5e6 / 22411.8) by 2.2 %, more than the keepers' sales move the market by then: only the five
+    # 160 % vaults are bitten. Each bite is one lot of lump = 50 ETH with the same share of the debt:
+    # due = 50 * 2.5e6 / 20490.8 = 6,100.30 DAI (times rate), tab = due * chop.
+    osm = _bt_osm(54)
+    assert osm.min() == pytest.approx(171.11)
+    second = sorted({v["ink"] for v in _bt_vaults()})[1]  # the 175 % bucket's collateral, 22,411.8 ETH
+    liq175 = 1.5 * 2.5e6 / second
+    assert liq175 == pytest.approx(167.32, abs=0.01)
+    assert osm.min() > liq175 * 1.02
+    r = simulate("black-thursday-2020", n_paths=1, n_steps=54, seed=0)
+    m = r.metrics.iloc[0]
+    n = m["mcd.n_auctions"]
+    assert n > 0
+    # Keepers bid the step after the kick (latency 60 s) and the bid expires one ttl later, so every auction
+    # kicked before step 52 has ended by step 54 (kick k, bid k + 1, tic = step k + 2, deal k + 3); only the last
+    # three steps' bites can still be running.
+    per_step = np.diff(r.paths["mcd.n_auctions"][0])
+    assert m["mcd.live_auctions"] <= per_step[-3:].sum()
+    assert m["mcd.n_settled"] == n - m["mcd.live_auctions"]
+    # While keepers' DAI is worth more than tab (50 * ~172 * slope > 6,893) every bid that is mined is tab, so an
+    # auction pays due * chop: the only ended auctions short of their due are those the zero bid won, each by its
+    # whole due, 6,100.30 DAI (times rate < 1.0001).
+    assert m["mcd.n_zero_bid"] > 0
+    assert m["mcd.shortfall_dai"] / m["mcd.n_zero_bid"] == pytest.approx(50 * 2.5e6 / 20490.8, rel=1e-4)
+
+
+def test_black_thursday_keepers_bids_land_only_when_gas_did_not_rise():
+    # gas_strategy "node": a transaction goes at the previous step's market gas price g[k - 1] and is mined in step k
+    # only if g[k - 1] >= g[k]. A bite is mined in step k only then; its auction is seen at step k + 1, where the
+    # keepers' bid (at g[k]) is mined only if g[k] >= g[k + 1]; otherwise the zero bid (which always lands) wins,
+    # and the lot is dealt at step k + 3 (bid expires at step k + 2, deal needs tic < now).
+    s = spec("black-thursday-2020")
+    assert s["protocols"][0]["keepers"]["gas_strategy"] == "node"
+    gas = fdata.load_prices(s["agents"]["gas_series"]).iloc[:, 0].to_numpy()
+    r = run("black-thursday-2020")
+    kicks = np.diff(r.paths["mcd.n_auctions"][0])  # kicks[k - 1]: bites of step k
+    zero = np.diff(r.paths["mcd.n_zero_bid"][0])
+    checked = 0
+    for k in range(1, 140):
+        n = kicks[k - 1]
+        if gas[k - 1] < gas[k]:
+            assert n == 0, k
+        elif n > 0 and gas[k] < gas[k + 1]:
+            assert zero[k + 3 - 1] == n, k
+            checked += 1
+    assert checked > 10
+
+
+def test_black_thursday_block_space_caps_bites_and_bids_per_step():
+    cap = spec("black-thursday-2020")["agents"]["max_liquidations_per_step"]
+    kicks = np.diff(run("black-thursday-2020").paths["mcd.n_auctions"][0])
+    # A bite and the bid that follows each take one of the step's 75 actions.
+    assert kicks.max() <= cap
+    assert (kicks > 0).sum() > 10  # the liquidation is spread over many steps
+
+
+def test_black_thursday_keepers_later_than_ttl_leave_every_auction_to_the_zero_bid(tmp_path):
+    # Keepers that first see an auction 1,200 s after its kick arrive when the zero bid (placed the step after the
+    # kick, at 600 s) expires: flip.sol's tend needs tic > now and deal tic < now, so at tic nobody can bid and
+    # the next step deals the lot to the zero bidder. Every ended auction is then lost whole: the realised
+    # shortfall is the sum of the auctions' due, 6,100.30 DAI a lot (times rate < 1.0001), and the deficit is
+    # that less the 500,000 DAI surplus and the fees accrued (8 % a year on at most 100M DAI over 9 hours:
+    # < 100e6 * (1.08 ** (9 / 8760) - 1) = 7,907 DAI).
+    sc = _bt_variant(tmp_path, **{"\nlatency = 60\n": "\nlatency = 1200\n"})
+    m = simulate(sc, n_paths=1, n_steps=54, seed=0).metrics.iloc[0]
+    assert m["mcd.n_settled"] > 0
+    assert m["mcd.n_zero_bid"] == m["mcd.n_settled"] and m["mcd.zero_bid_share"] == 1.0
+    due = 50 * 2.5e6 / 20490.8
+    assert m["mcd.shortfall_dai"] / m["mcd.n_settled"] == pytest.approx(due, rel=1e-4)
+    fees_max = 100e6 * (1.08 ** (9 / 8760) - 1)
+    assert fees_max == pytest.approx(7907.3, abs=0.1)
+    gross = m["mcd.shortfall_dai"] - 500_000
+    assert gross - fees_max - 1 <= m["mcd.deficit_dai"] <= gross + 1e-6
+    # Vow.wait is 2 days: none of this debt can be flogged within the 9 hours, so no Flop lot and no MKR.
+    assert m["mcd.mkr_minted"] == 0.0 and m["mcd.uncovered_dai"] == m["mcd.deficit_dai"]
 
 
 # ----- steth-discount-2022 ------------------------------------------------------------------------------------
@@ -340,23 +427,25 @@ def test_terra_bad_debt_only_once_luna_is_worth_less_than_what_a_healthy_account
 # intended; never tune a scenario to reach them.
 PINS = {
     "black-thursday-2020": dict(
-        bad_debt_usd=0.0, liquidated_usd=75_000_000.0, n_liquidations=30, max_cascade_rounds=1,
-        steps_in_failure_state=8,
+        bad_debt_usd=9_780_874.417606648, liquidated_usd=31_149_116.259518057, n_liquidations=25385,
+        max_cascade_rounds=15, steps_in_failure_state=82,
+        **{"mcd.deficit_dai": 9_780_874.417606648, "mcd.n_auctions": 7940, "mcd.n_zero_bid": 2415,
+           "mcd.mkr_minted": 0.0, "mcd.surplus_dai": 31_682_954.724268373},
     ),
     "steth-discount-2022": dict(
         bad_debt_usd=0.0, liquidated_usd=0.0, n_liquidations=0, max_cascade_rounds=0, steps_in_failure_state=0,
     ),
     "crv-squeeze-2022": dict(
-        bad_debt_usd=6_112_335.786746537, liquidated_usd=61_395_884.648719266, n_liquidations=4,
-        max_cascade_rounds=4, steps_in_failure_state=0,
+        bad_debt_usd=270_500.40601667325, liquidated_usd=61_261_680.20343452, n_liquidations=8,
+        max_cascade_rounds=8, steps_in_failure_state=0,
     ),
     "usdc-depeg-2023": dict(
-        bad_debt_usd=0.0, liquidated_usd=102_484_383.2012, n_liquidations=5, max_cascade_rounds=2,
-        steps_in_failure_state=1,
+        bad_debt_usd=0.0, liquidated_usd=82_239_602.69525, n_liquidations=3, max_cascade_rounds=1,
+        steps_in_failure_state=0,
     ),
     "terra-2022": dict(
-        bad_debt_usd=2480.665077925804, liquidated_usd=31_357_425.981287, n_liquidations=137,
-        max_cascade_rounds=8, steps_in_failure_state=178,
+        bad_debt_usd=36_308.58845434642, liquidated_usd=31_323_598.04641117, n_liquidations=128,
+        max_cascade_rounds=6, steps_in_failure_state=177,
     ),
 }  # fmt: skip
 

@@ -6,6 +6,9 @@
 - :mod:`~firesale.agents.providers`: liquidity providers who withdraw as markets fall and volatility rises
   (evaporation);
 - :mod:`~firesale.agents.attackers`: who trade into a pool to move the price an oracle reads.
+- :mod:`~firesale.agents.borrowers`: borrowers who top up or repay as their health factor nears 1 (off by default);
+- :mod:`~firesale.agents.lenders`: lenders who run on a pool as liquidity dries up and losses appear (off by
+  default). Both act through the protocol contract (``borrowers_respond``, ``lenders_withdraw``).
 
 Every agent has the same shape: built once per batch from the scenario, told about each new step
 (``new_step``), and acting on the venue set and market prices the engine passes.
@@ -13,7 +16,17 @@ Every agent has the same shape: built once per batch from the scenario, told abo
 
 from firesale.agents.arbitrageurs import Arbitrageurs
 from firesale.agents.attackers import Attackers
+from firesale.agents.borrowers import Borrowers
+from firesale.agents.lenders import Lenders
 from firesale.agents.liquidators import Liquidators, gas_price_path
 from firesale.agents.providers import LiquidityProviders
 
-__all__ = ["Arbitrageurs", "Attackers", "Liquidators", "LiquidityProviders", "gas_price_path"]
+__all__ = [
+    "Arbitrageurs",
+    "Attackers",
+    "Borrowers",
+    "Lenders",
+    "Liquidators",
+    "LiquidityProviders",
+    "gas_price_path",
+]

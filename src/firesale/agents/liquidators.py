@@ -83,4 +83,5 @@ class Liquidators:
             capital_usd=np.full(self.n_paths, self.spec.liquidator_capital_usd),
             gas_usd=self.gas_usd(t, market),
             min_profit_usd=self.spec.min_profit_usd,
+            gas_gwei=np.asarray(self.gas_gwei[:, t], dtype=float),
         )

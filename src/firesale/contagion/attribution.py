@@ -80,6 +80,8 @@ def attribute(
     metrics: tuple[str, ...] = ("bad_debt_usd", "liquidated_usd"),
     kernel: str = "numba",
     progress: Callable[[float], None] | None = None,
+    n_steps: int | None = None,
+    full: pd.DataFrame | None = None,
 ) -> Attribution:
     """Attribute each protocol's losses to its own exposure and to the contagion channels.
 
@@ -96,6 +98,11 @@ def attribute(
     kernel : {"numba", "numpy"}
     progress : callable, optional
         Called with the fraction of runs done.
+    n_steps : int, optional
+        Override the horizon, as for :func:`firesale.simulate`.
+    full : DataFrame, optional
+        The metrics of the run with every channel on, when the caller already has them (same scenario, paths,
+        seed and horizon: ``firesale run --attribute``); else it is run here.
 
     Returns
     -------
@@ -137,7 +144,8 @@ def attribute(
         if progress is not None:
             progress(done / n_runs)
 
-    full = simulate(sc, n_paths=n_paths, seed=seed, kernel=kernel).metrics
+    if full is None:
+        full = simulate(sc, n_paths=n_paths, seed=seed, kernel=kernel, n_steps=n_steps).metrics
     step()
     weights = _shapley_weights(len(channels))
     rows, per_path = [], {}
@@ -149,7 +157,7 @@ def attribute(
                 continue
             on = tuple(sorted(s)) + rest
             values[s] = simulate(
-                sc, n_paths=n_paths, seed=seed, kernel=kernel, channels=on, focus=name
+                sc, n_paths=n_paths, seed=seed, kernel=kernel, channels=on, focus=name, n_steps=n_steps
             ).metrics
             step()
         for metric in metrics:

@@ -48,6 +48,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from firesale.data._build_perps import PERP_BUILDERS
+
 __all__ = ["BUILDERS", "build_all", "main", "write_canonical_csv"]
 
 LOGGER = logging.getLogger("firesale.data._build")
@@ -390,6 +392,7 @@ CSV_BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "curve_mim3crv_a_ramps.csv.gz": build_curve_mim3crv_a,
     "univ2_dai_weth_reserves_10min.csv.gz": build_univ2_reserves,
 }
+CSV_BUILDERS.update(PERP_BUILDERS)
 
 # Files shipped unchanged (bytes as in the pack) or gzipped unchanged: shipped name -> (pack path, gzip?).
 COPIES: dict[str, tuple[str, bool]] = {

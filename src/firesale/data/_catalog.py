@@ -310,6 +310,30 @@ CATALOG: tuple[Dataset, ...] = (
         "derived from herculesArmy/aave_v3_risk@e273108 (the two files above)",
         _NO_LICENCE,
     ),
+    Dataset(
+        "btc_perp_1h_2021-05",
+        "btc_perp_1h_2021-05.csv.gz",
+        "Binance USDT-M BTCUSDT perpetual hourly bars of May 2021 (the 19 May crash), USDT: open, low, and the "
+        "close as BTC_PERP",
+        ("BTC_PERP_open", "BTC_PERP_low", "BTC_PERP"),
+        "2021-05-01T00:00:00Z",
+        "2021-05-31T23:00:00Z",
+        "1h",
+        "hmate9/PatchTST@d47c7d1:BTCUSDT_1h.csv",
+        _NO_LICENCE,
+    ),
+    Dataset(
+        "yfi_1h_2023-11",
+        "yfi_1h_2023-11.csv.gz",
+        "Binance YFI/USDT spot hourly bars, 10 to 24 November 2023 (the dYdX v3 YFI-USD event), USDT: open, low, "
+        "high, and the close as YFI",
+        ("YFI_open", "YFI_low", "YFI_high", "YFI"),
+        "2023-11-10T00:00:00Z",
+        "2023-11-24T23:00:00Z",
+        "1h",
+        "misrori/binance_startegy@dbfa7fe:data/YFIUSDT_1h.csv",
+        _NO_LICENCE,
+    ),
 )
 
 _BY_NAME = {entry.name: entry for entry in CATALOG}

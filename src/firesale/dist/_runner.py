@@ -5,13 +5,15 @@ scenario. Random streams are keyed by (component, block), so a chunk's paths do 
 exist, where they run or in which order they finish; results are put back in block order, which makes them
 bit-identical to :func:`firesale.simulate` for any worker count and chunking. With a run store, every finished
 chunk is written to the run's folder (:class:`firesale.store._blocks.BlockLog`) before it counts as done, so a run
-killed mid-way resumes with only the missing blocks.
+killed mid-way resumes with only the missing blocks. A run that :func:`firesale.simulate` would stream (above
+``KEEP_PATHS_BYTES`` of series) keeps each chunk's series only as per-step summaries, folded in as the chunk arrives.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -21,8 +23,9 @@ import numpy as np
 import pandas as pd
 
 from firesale._version import __version__
+from firesale.engine._summaries import merge_into, summarize
 from firesale.engine.seeding import BLOCK_SIZE
-from firesale.engine.simulate import run_blocks
+from firesale.engine.simulate import _keeps_paths, run_blocks
 from firesale.exceptions import ParameterError, StoreError
 from firesale.results import SimulationResult
 from firesale.scenario import Scenario, load_scenario
@@ -78,6 +81,15 @@ class PointRun:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     result: SimulationResult | None = None
 
+    @functools.cached_property
+    def keeps_paths(self) -> bool:
+        """Whether the result keeps every path (as :func:`firesale.simulate` decides); else chunks are summarised."""
+        return _keeps_paths(self.scenario, self.n_paths, None)
+
+    def fold(self, blocks: range, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
+        """A chunk's recorded series as kept: the arrays, or (a streamed run) their per-step summaries."""
+        return arrays if self.keeps_paths else summarize(arrays, blocks.start * BLOCK_SIZE)
+
     @property
     def n_blocks(self) -> int:
         return -(-self.n_paths // BLOCK_SIZE)
@@ -95,12 +107,17 @@ class PointRun:
             if r.stop > self.n_blocks:
                 raise StoreError(f"Run {self.run_id} holds blocks {r} beyond its {self.n_blocks} blocks.")
             frame, arrays = self.log.load(r)
-            self.chunks[r.start] = (r, frame, arrays)
+            self.chunks[r.start] = (r, frame, self.fold(r, arrays))
 
     def assemble(self) -> SimulationResult:
         ordered = [self.chunks[k] for k in sorted(self.chunks)]
         spec = self.scenario.spec
         names = sorted({n for _, _, a in ordered for n in a})
+        summaries: dict[str, Any] | None = None
+        if not self.keeps_paths:
+            summaries, names = {}, []
+            for _, _, a in ordered:
+                merge_into(summaries, a)
         return SimulationResult(
             scenario=self.scenario,
             seed=int(self.seed),
@@ -108,6 +125,7 @@ class PointRun:
             version=__version__,
             metrics=pd.concat([f for _, f, _ in ordered]),
             paths={n: np.concatenate([a[n] for _, _, a in ordered], axis=0) for n in names},
+            summaries=summaries,
             asset_names=[a.name for a in spec.assets],
             protocol_names=[p.name for p in spec.protocols],
             dt=spec.simulation.dt,
@@ -203,7 +221,7 @@ def run_points(
             p = points[i]
             if p.log is not None:
                 p.log.save(blocks, frame, arrays)
-            p.chunks[blocks.start] = (blocks, frame, arrays)
+            p.chunks[blocks.start] = (blocks, frame, p.fold(blocks, arrays))
             done += len(blocks)
             if progress is not None:
                 progress(done / total)

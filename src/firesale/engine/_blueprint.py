@@ -6,7 +6,8 @@ tokens, and the exogenous prices of a batch from the market model's relatives.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -44,10 +45,22 @@ class Blueprint:
     dt: float
     n_steps: int
     lp_tokens: list[tuple[int, int, float]]  # (asset index, venue index, LP supply)
+    # (asset index, plan index, loss elasticity, market value at the start): tokens priced from their protocol's loss
+    protocol_tokens: list[tuple[int, int, float, float]] = field(default_factory=list)
 
     @property
     def protocols(self) -> list[ProtocolModel]:
         return [p.model for p in self.plans]
+
+    @cached_property
+    def policies(self):  # type: ignore[no-untyped-def]
+        """The scenario's ``[[policies]]`` planned once (:class:`firesale.policies.PolicyPlan`), or None without
+        any: then the step takes no other branch."""
+        if not self.scenario.spec.policies:
+            return None
+        from firesale.policies import PolicyPlan
+
+        return PolicyPlan.build(self)
 
     @classmethod
     def build(cls, scenario: Scenario, kernel: str = "numba") -> Blueprint:
@@ -98,10 +111,16 @@ class Blueprint:
                 )
             )
         lp_tokens = [(aidx[a.name], vidx[a.lp_of], a.lp_supply) for a in spec.assets if a.lp_of is not None]
+        pidx = {p.name: i for i, p in enumerate(spec.protocols)}
+        protocol_tokens = [
+            (aidx[a.name], pidx[a.token_of], 1.0 if a.loss_elasticity is None else a.loss_elasticity,
+             a.price * a.token_supply)
+            for a in spec.assets if a.token_of is not None
+        ]  # fmt: skip
         return cls(
             scenario=scenario, assets=assets, price0=price0, parents=parents, market_assets=market_assets,
             venue_specs=venue_specs, venue_coins=venue_coins, plans=plans, dt=spec.simulation.dt,
-            n_steps=spec.simulation.n_steps, lp_tokens=lp_tokens,
+            n_steps=spec.simulation.n_steps, lp_tokens=lp_tokens, protocol_tokens=protocol_tokens,
         )  # fmt: skip
 
     def exogenous_prices(self, relatives: np.ndarray) -> np.ndarray:

@@ -29,7 +29,7 @@ import inspect
 
 import numpy as np
 
-from firesale.agents import Arbitrageurs, Attackers, Liquidators, LiquidityProviders
+from firesale.agents import Arbitrageurs, Attackers, Borrowers, Lenders, Liquidators, LiquidityProviders
 from firesale.agents.liquidators import gas_asset_index
 from firesale.engine._blueprint import Blueprint, _ModelPlan
 from firesale.engine.accounting import Accounting
@@ -69,11 +69,20 @@ class World:
     seed : int
     blocks : range, optional
         The run's seed and the path blocks of this batch: random streams of protocol models are keyed by them.
+    absorb_sales : bool
+        A replay's baseline pass: every protocol's sales and purchases are absorbed outside the venues (at market,
+        moving no price) and logged in ``flow_log``, per model: ``sell`` and ``buy``, (n_paths, n_steps + 1,
+        n_model_assets).
+    baseline : list of dict, optional
+        The ``flow_log`` of a baseline pass: each step, after arbitrage, its flows' impact is added back
+        (:meth:`firesale.liquidity.venues.VenueSet.add_back`) before the cascade, so that a replayed price,
+        which already contains the real market's flows, moves only by what the simulated flows add to them.
     """
 
     def __init__(self, bp: Blueprint, exo: np.ndarray, gas_gwei: np.ndarray, debug: bool = False,
                  channels: tuple[str, ...] | frozenset[str] = CHANNELS, focus: int | None = None,
-                 seed: int = 0, blocks: range | None = None) -> None:  # fmt: skip
+                 seed: int = 0, blocks: range | None = None, absorb_sales: bool = False,
+                 baseline: list[dict[str, np.ndarray]] | None = None) -> None:  # fmt: skip
         spec = bp.scenario.spec
         self.bp, self.exo = bp, exo
         self.n_paths = n = exo.shape[0]
@@ -94,12 +103,25 @@ class World:
                                             exo[:, 0, :], bp.dt)  # fmt: skip
         self.attackers = Attackers(spec.attacks, vidx, bp.assets, n)
         blocks = range(-(-n // BLOCK_SIZE)) if blocks is None else blocks
+        # Behaviour agents, off by default (firesale.agents.borrowers, .lenders): an empty list takes no branch.
+        self.behaviour = [
+            a for a in (Borrowers.build(bp, n, seed, blocks), Lenders.build(bp)) if a is not None
+        ]
+        self.first_path = blocks.start * BLOCK_SIZE  # global number of this batch's first path
         self.states = [_init_state(p.model, n, seed, blocks) for p in bp.plans]
         self.accounting = Accounting(n, [p.model.name for p in bp.plans], bp.assets, bp.price0)
         # Cumulative flows out of each model, per path and model asset: what conservation is checked against.
         self.out = [{k: np.zeros((n, len(p.assets))) for k in ("sold", "kept", "repaid")} for p in bp.plans]
+        self.absorb_sales, self.baseline = absorb_sales, baseline
+        self.flow_log = (
+            [{k: np.zeros((n, bp.n_steps + 1, len(p.assets))) for k in ("sell", "buy")} for p in bp.plans]
+            if absorb_sales
+            else None
+        )
         self.oracle_feeds = sorted({o for p in bp.plans for o in p.oracles if o >= 0})
-        self.has_issued = any(p.issued for p in bp.plans) or bool(bp.lp_tokens)
+        self.has_issued = any(p.issued for p in bp.plans) or bool(bp.lp_tokens) or bool(bp.protocol_tokens)
+        # Each protocol token's price over its market price (its protocol's uncovered loss), carried between steps.
+        self.loss_factor = np.ones((n, len(bp.protocol_tokens)))
         if self.has_issued:
             self._reprice()
 
@@ -125,6 +147,16 @@ class World:
                 old = self.exo_now[:, token]
                 change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
                 self.exo_now[:, token] = new
+            for j, (token, pi, elasticity, value0) in enumerate(self.bp.protocol_tokens):
+                # A protocol's token: its holders bear the loss the protocol's reserves do not cover.
+                plan = self.bp.plans[pi]
+                uncovered = plan.model.account(self.states[pi], market[:, plan.assets]).uncovered_usd
+                factor = np.maximum(0.0, 1.0 - elasticity * uncovered / value0)
+                self.loss_factor[:, j] = factor if "derived" in self.channels else 1.0
+                new = self.exo[:, self.t, token] * self.loss_factor[:, j]
+                old = self.exo_now[:, token]
+                change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
+                self.exo_now[:, token] = new
             for plan, state in zip(self.bp.plans, self.states, strict=True):
                 if not plan.issued:
                     continue
@@ -140,9 +172,11 @@ class World:
             market = self.market_prices()
             if not (change > _FIXED_POINT_TOL).any():
                 return market
+        paths = np.flatnonzero(change > _FIXED_POINT_TOL) + self.first_path
+        shown = ", ".join(str(p) for p in paths[:10]) + (", ..." if paths.size > 10 else "")
         raise SimulationError(
-            f"derived token prices did not converge at step {self.t} on {int((change > _FIXED_POINT_TOL).sum())} "
-            f"path(s) after {_FIXED_POINT_ITERATIONS} iterations (a cross-holding cycle with no fixed point)"
+            f"derived token prices did not converge at step {self.t} on {paths.size} path(s) ({shown}) after "
+            f"{_FIXED_POINT_ITERATIONS} iterations (a cross-holding cycle with no fixed point)"
         )
 
     # ----- the step -------------------------------------------------------------------------------------------
@@ -157,14 +191,23 @@ class World:
         self.exo_now = self.exo[:, t, :].copy()
         if derived:
             self.exo_now[:, derived] = keep
+        for j, (token, *_) in enumerate(bp.protocol_tokens):
+            self.exo_now[:, token] *= self.loss_factor[:, j]
         self.accounting.new_step()
         self.venues.decay(bp.dt)
         self.providers.act(self.venues, self.market_prices())
         self.arbitrageurs.new_step()
         self.arbitrageurs.run(self.venues, self.exo_now)
+        if self.baseline is not None:
+            self._add_back_baseline(t)
         market = self._reprice()
         self.attackers.act(self.venues, market, time, bp.dt)
         self.oracles.poke(time, market, self.venues, step_start=True)
+        # firesale.policies: triggers see this step's oracles; actions bind its cascade
+        if bp.policies is not None:
+            bp.policies.step(self, time, market)
+        for agent in self.behaviour:  # borrowers and lenders act on this step's oracles, before its cascade
+            agent.act(self, time, market)
         capacity = self.liquidators.capacity(t, market)
         # With the liquidator channel off, the protocol in focus has liquidators of its own.
         own = self.liquidators.capacity(t, market) if "liquidators" not in self.channels else capacity
@@ -196,11 +239,24 @@ class World:
         if self.debug:
             self.check_conservation()
 
+    def _add_back_baseline(self, t: int) -> None:
+        """Undo the impact of the baseline's sales (and purchases) of step ``t`` on the venues they would use."""
+        market = self.market_prices()
+        for plan, log in zip(self.bp.plans, self.baseline, strict=True):  # type: ignore[arg-type]
+            for r, a in enumerate(plan.assets):
+                if log["sell"][:, t, r].any():
+                    self.venues.add_back(int(a), log["sell"][:, t, r], plan.venues[r], market, self.exo_now)
+                # a purchase's impact is undone by a sale, whose proceeds go nowhere
+                if log["buy"][:, t, r].any():
+                    self.venues.sell(int(a), log["buy"][:, t, r], plan.venues[r], market, self.exo_now)
+
     def _round(self, pi: int, plan: _ModelPlan, state, market: np.ndarray, active: np.ndarray,  # type: ignore[no-untyped-def]
                cap: LiquidatorCapacity, time: float):  # fmt: skip
         """One model's round, and the routing of its flows through the venues."""
         mkt = np.ascontiguousarray(market[:, plan.assets])
-        routed = self.focus is None or pi == self.focus or "venues" in self.channels
+        routed = not self.absorb_sales and (
+            self.focus is None or pi == self.focus or "venues" in self.channels
+        )
         venues = plan.venues if routed else [[] for _ in plan.venues]
 
         def proceeds(paths: np.ndarray, needed_usd: np.ndarray) -> np.ndarray:
@@ -220,6 +276,9 @@ class World:
         out["sold"] += flows.sell
         out["kept"] += flows.kept
         out["repaid"] += flows.buy
+        if self.flow_log is not None:
+            self.flow_log[pi]["sell"][:, self.t] += flows.sell
+            self.flow_log[pi]["buy"][:, self.t] += flows.buy
         if not flows.acted.any():
             return flows
         # Sales and purchases: routed through the venues (price impact), or at market when this protocol's
@@ -266,8 +325,12 @@ class World:
             for p, s in zip(self.bp.plans, self.states, strict=True)
         ]
         debt_assets = [_owed_assets(p.model) for p in self.bp.plans]
-        return self.accounting.final_metrics(books, debt_assets, [list(p.model.assets) for p in self.bp.plans],
-                                             self.exo, self.attackers.cost_usd)  # fmt: skip
+        out = self.accounting.final_metrics(books, debt_assets, [list(p.model.assets) for p in self.bp.plans],
+                                            self.exo, self.attackers.cost_usd)  # fmt: skip
+        for p, s in zip(self.bp.plans, self.states, strict=True):
+            for key, value in p.model.metrics(s, market[:, p.assets]).items():
+                out[f"{p.model.name}.{key}"] = np.asarray(value, dtype=float)
+        return out
 
 
 def _init_state(model: ProtocolModel, n_paths: int, seed: int, blocks: range):  # type: ignore[no-untyped-def]

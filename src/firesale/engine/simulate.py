@@ -1,4 +1,11 @@
-"""Run a scenario's Monte Carlo: blocks of paths, one :class:`~firesale.engine._world.World` per batch."""
+"""Run a scenario's Monte Carlo: blocks of paths, one :class:`~firesale.engine._world.World` per batch.
+
+Memory is bounded by one batch when the run streams: above :data:`KEEP_PATHS_BYTES` of recorded series (or with
+``keep_paths=False``), each batch's recorded paths are folded into per-step mergeable summaries
+(:mod:`firesale.engine._summaries`) and dropped, so ``result.paths`` is empty and ``result.series`` comes from the
+summaries (exact mean, quantiles within 0.5 %). Metrics are per path and identical either way. :func:`estimate_memory`
+models the peak, and a run that would not fit in the available memory is refused before it starts.
+"""
 
 from __future__ import annotations
 
@@ -12,13 +19,14 @@ import pandas as pd
 from firesale._version import __version__
 from firesale.agents.liquidators import gas_price_path
 from firesale.engine._blueprint import Blueprint
+from firesale.engine._summaries import SeriesSummary, merge_into, summarize
 from firesale.engine._world import CHANNELS, World
 from firesale.engine.seeding import BLOCK_SIZE, block_generator
 from firesale.exceptions import ParameterError, ScenarioError
 from firesale.results import SimulationResult
 from firesale.scenario import Scenario, load_scenario
 
-__all__ = ["estimate_memory", "run_blocks", "simulate"]
+__all__ = ["KEEP_PATHS_BYTES", "estimate_memory", "run_blocks", "simulate"]
 
 Progress = Callable[[float], None]
 
@@ -35,17 +43,79 @@ _SERIES = {
 KERNELS = ("numba", "numpy")
 
 
-def estimate_memory(scenario: Scenario, n_paths: int, batch_size: int | None = None) -> int:
-    """Bytes a run needs at its peak: one batch of state plus the per-path results and recorded series."""
+#: ``simulate`` keeps every path of the recorded series (``result.paths``) while they take at most this many bytes
+#: (the flagship: about 23,000 paths); above it, or with ``keep_paths=False``, it streams (see ``simulate``).
+KEEP_PATHS_BYTES = 512 << 20
+
+
+def recorded_variables(scenario: Scenario) -> int:
+    """How many per-path series a run of ``scenario`` records (``result.paths`` keys), each (n_steps + 1) long."""
     spec = scenario.spec
-    batch = _batch_size(scenario, n_paths, batch_size)
+    record = set(spec.simulation.record)
+    n = 2 * len(spec.assets) * ("price" in record) + len(record & {"bad_debt", "liquidated", "rounds"})
+    n += 3 * ("flags" in record) + len(spec.oracles) * ("oracle" in record)
+    own = [r for r in record if "." in r]
+    if own:
+        from firesale.protocols import protocol_type
+
+        for p in spec.protocols:
+            if f"{p.name}.*" in record:
+                n += len(protocol_type(p.type).build(p, scenario).series())
+            else:
+                n += sum(r.startswith(f"{p.name}.") for r in own)
+    return n
+
+
+def _keeps_paths(scenario: Scenario, n_paths: int, keep_paths: bool | None) -> bool:
+    if keep_paths is not None:
+        return keep_paths
+    return (
+        n_paths * recorded_variables(scenario) * (scenario.spec.simulation.n_steps + 1) * 4
+        <= KEEP_PATHS_BYTES
+    )
+
+
+def estimate_memory(
+    scenario: Scenario, n_paths: int, batch_size: int | None = None, *, keep_paths: bool | None = None
+) -> int:
+    """Bytes a run adds to the process at its peak (resident set), to refuse a run that would not fit before it starts.
+
+    A batch of ``b`` paths holds, per path: its positions (collateral and debt, accounts x assets float64, plus
+    the kernels' and final metrics' temporaries: :data:`_POSITION_BYTES` per position in all), its market paths
+    (relative moves and exogenous prices, (n_steps + 1) x assets float64 each, and the gas path) and its recorded
+    series ((n_steps + 1) float32 each). The world is freed before the next batch, so that is the peak of a streamed
+    run, plus its summaries (per variable and step: the histogram, typically :data:`_SKETCH_BUCKETS` buckets,
+    and one float64 per block of 256 paths) and the metrics (one float64 row per path, doubled when the batches'
+    frames are concatenated). A run that keeps its paths also holds every recorded series of the batches before
+    the last one, and at the end their concatenation (one variable at a time: the series plus one variable).
+
+    Calibrated and checked on the flagship with ``benchmarks/bench_memory.py`` (peak resident set minus that of a
+    one-path run in the same process): estimate / measured 0.97-1.18 from 512 to 25,000 paths of 288 steps and
+    100,000 of 12 steps, streamed and kept (2 cores, load 5-9).
+    """
+    spec = scenario.spec
+    b = min(_batch_size(scenario, n_paths, batch_size), n_paths)
     n_t = spec.simulation.n_steps + 1
     n_assets = len(spec.assets)
     positions = sum(p.collateral.size for p in scenario.positions.values())
-    state = batch * (positions * 8 * 4 + n_t * n_assets * 8 * 3)
-    recorded = n_paths * n_t * 4 * (2 * n_assets + 6) if spec.simulation.record else 0
-    metrics = n_paths * 8 * (30 + 2 * n_assets)
-    return int(state + recorded + metrics)
+    n_rec = recorded_variables(scenario)
+    series = n_t * n_rec * 4  # bytes of one path's recorded series
+    per_path = positions * _POSITION_BYTES + n_t * (n_assets * 8 * 2 + 8) + series
+    n_metrics = 30 + 2 * n_assets + len(spec.protocols) * (3 + n_assets)
+    fixed = n_paths * n_metrics * 8 * 2
+    if _keeps_paths(scenario, n_paths, keep_paths):
+        return int(
+            fixed + max(b * per_path + (n_paths - b) * series, n_paths * series * (1 + 1 / max(n_rec, 1)))
+        )
+    summaries = n_rec * n_t * 8 * (_SKETCH_BUCKETS + -(-n_paths // BLOCK_SIZE))
+    return int(fixed + b * per_path + summaries)
+
+
+#: Bytes per position (account x asset) of a batch's path at its peak: collateral and debt (float64, 16 bytes) and,
+#: measured with benchmarks/bench_memory.py on the flagship, about half as much again in temporaries.
+_POSITION_BYTES = 20
+#: Histogram buckets a streamed variable's summary holds per step, on average (flagship, 512 paths: 77; prices 80).
+_SKETCH_BUCKETS = 150
 
 
 def _available_memory() -> int:
@@ -82,6 +152,7 @@ def simulate(
     debug: bool = False,
     channels: tuple[str, ...] | None = None,
     focus: str | None = None,
+    keep_paths: bool | None = None,
 ) -> SimulationResult:
     """Run the Monte Carlo stress test of a scenario.
 
@@ -108,6 +179,11 @@ def simulate(
         ``("venues", "derived", "liquidators")``. See :func:`firesale.contagion.attribute`.
     focus : str, optional
         Counterfactual runs only: the protocol whose isolation ``channels`` describes.
+    keep_paths : bool, optional
+        Keep every path of every recorded variable in ``result.paths`` (True), or stream (False): fold each
+        batch into per-step summaries (``result.summaries``; exact mean, quantiles within 0.5 %) and drop its
+        paths, so memory is one batch whatever ``n_paths``. Default: keep while the kept series take at most
+        :data:`KEEP_PATHS_BYTES`. Metrics are per path and identical either way.
 
     Returns
     -------
@@ -144,7 +220,10 @@ def simulate(
         _check("n_steps", n_steps, "a positive int", isinstance(n_steps, int) and n_steps > 0)
         scenario = _with_steps(scenario, n_steps)
         spec = scenario.spec
-    need = estimate_memory(scenario, n_paths, batch_size)
+    if keep_paths is not None:
+        _check("keep_paths", keep_paths, "None, True or False", isinstance(keep_paths, bool))
+    keep = _keeps_paths(scenario, n_paths, keep_paths)
+    need = estimate_memory(scenario, n_paths, batch_size, keep_paths=keep)
     have = _available_memory()
     if need > 0.8 * have:
         raise ScenarioError(
@@ -169,12 +248,17 @@ def simulate(
         if progress is not None:
             progress(done / work)
 
+    summaries: dict[str, SeriesSummary] | None = None if keep else {}
     for first_block in range(0, n_blocks, blocks_per_batch):
         blocks = range(first_block, min(n_blocks, first_block + blocks_per_batch))
         frame, arrays = _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation)
         metrics.append(frame)
-        for name, arr in arrays.items():
-            series.setdefault(name, []).append(arr)
+        if summaries is None:
+            for name, arr in arrays.items():
+                series.setdefault(name, []).append(arr)
+        else:  # streamed: the batch's paths become per-step summaries and are dropped here
+            merge_into(summaries, summarize(arrays, blocks.start * BLOCK_SIZE))
+        del arrays
     wall = _time.perf_counter() - started
     return SimulationResult(
         scenario=scenario,
@@ -182,7 +266,9 @@ def simulate(
         n_paths=int(n_paths),
         version=__version__,
         metrics=pd.concat(metrics),
-        paths={k: np.concatenate(v, axis=0) for k, v in series.items()},
+        # One variable at a time, each freeing its batches: the peak is the series plus one variable, not twice them.
+        paths={k: np.concatenate(series.pop(k), axis=0) for k in list(series)},
+        summaries=summaries,
         asset_names=bp.assets,
         protocol_names=[p.name for p in bp.protocols],
         dt=spec.simulation.dt,
@@ -212,15 +298,24 @@ def _market_model(bp: Blueprint):  # type: ignore[no-untyped-def]
 def _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation):  # type: ignore[no-untyped-def]
     spec = bp.scenario.spec
     n_t = spec.simulation.n_steps
-    record = [r for r in spec.simulation.record if r in _SERIES]
+    record = list(spec.simulation.record)
     relatives = np.concatenate([_block_relatives(model, spec, seed, b) for b in blocks], axis=0)
     lo = blocks[0] * BLOCK_SIZE
     keep = min(n_paths - lo, relatives.shape[0])
     exo = bp.exogenous_prices(relatives[:keep])
     gas = gas_price_path(bp.scenario, bp.assets, exo, bp.dt)
+    baseline = None
+    if getattr(spec.market, "impact", None) == "deviation" and bp.plans:
+        # The replayed prices contain the real flows: a first pass at those prices, its sales moving nothing,
+        # gives the flows they are taken to contain; the run then adds back their impact each step.
+        first = World(bp, exo, gas, seed=seed, blocks=blocks, absorb_sales=True)
+        for _ in range(n_t):
+            first.step()
+        baseline = first.flow_log
     world = World(
-        bp, exo, gas, debug=debug, channels=isolation[0], focus=isolation[1], seed=seed, blocks=blocks
-    )
+        bp, exo, gas, debug=debug, channels=isolation[0], focus=isolation[1], seed=seed, blocks=blocks,
+        baseline=baseline,
+    )  # fmt: skip
     rec = _Recorder(record, world, keep, n_t)
     for _ in range(n_t):
         world.step()
@@ -271,6 +366,22 @@ class _Recorder:
             for k, feed in enumerate(world.oracles.feeds):
                 self.arrays[f"oracle_{feed.name}"] = np.empty(shape, dtype=np.float32)
                 self.arrays[f"oracle_{feed.name}"][:, 0] = world.oracles.reported(k, 0.0)
+        # A protocol's own series, "<protocol>.<series>" ("<protocol>.*": all it offers); the loader checked them.
+        self.own: list[tuple[int, str, str]] = []
+        for pi, plan in enumerate(bp.plans):
+            offered = plan.model.series()
+            for key in offered:
+                name = f"{plan.model.name}.{key}"
+                if name in record or f"{plan.model.name}.*" in record:
+                    self.own.append((pi, key, name))
+                    self.arrays[name] = np.empty(shape, dtype=np.float32)
+        self._take_own(world, 0)
+
+    def _take_own(self, world: World, t: int) -> None:
+        for pi, key, name in self.own:
+            plan = world.bp.plans[pi]
+            market = world.accounting.last_market[:, plan.assets]
+            self.arrays[name][:, t] = plan.model.record(world.states[pi], key, market)
 
     def take(self, world: World) -> None:
         t = world.t
@@ -290,3 +401,4 @@ class _Recorder:
         if "oracle" in self.record:
             for k, feed in enumerate(world.oracles.feeds):
                 self.arrays[f"oracle_{feed.name}"][:, t] = world.oracles.reported(k, t * world.bp.dt)
+        self._take_own(world, t)

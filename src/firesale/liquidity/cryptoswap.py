@@ -512,12 +512,16 @@ class CryptoSwapPool(Venue):
         act = (dx > 0) & np.all(b > 0.0, axis=1)
         if act.any():
             ps = s["price_scale"][act]
-            dy, _, _ = self._quote(b[act], ps, s["D"][act], i, dx[act])
-            out[act] = dy
+            dy = np.zeros(b.shape[0])
+            dy[act], _, _ = self._quote(b[act], ps, s["D"][act], i, dx[act])
+            # A trade too small to pay anything reverts on chain (the last price dx / dy divides by zero).
+            act &= dy > 0.0
+            out[act] = dy[act]
             b[act, i] += dx[act]
-            b[act, j] -= dy
-            trade_price = dx[act] / dy if i == 0 else dy / dx[act]
-            self._tweak(s, act, trade_price)
+            b[act, j] -= dy[act]
+            trade_price = dx[act] / dy[act] if i == 0 else dy[act] / dx[act]
+            if act.any():
+                self._tweak(s, act, trade_price)
         return out
 
     def _tweak(self, s: dict[str, np.ndarray], act: np.ndarray, trade_price: np.ndarray) -> None:

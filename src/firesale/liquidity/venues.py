@@ -161,6 +161,32 @@ class VenueSet:
         i, j = self.pair(k, asset)
         return venue.swap(self.states[k], i, j, amt) * market[:, self.coins[k][j]]
 
+    def add_back(
+        self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray, exo: np.ndarray,
+        slices: int = SALE_SLICES,
+    ) -> None:  # fmt: skip
+        """Undo the price impact of selling ``amount`` of ``asset`` (tokens, per path) through ``venues``: buy it
+        back slice by slice from the venue whose price is lowest, a book by buying on it, a pool by selling it the
+        coin it prices ``asset`` in, worth the slice at market. A replay's baseline flows (the sales its prices
+        already contain) are added back this way before the engine's own sales, so only their deviation moves
+        prices. Nobody's books change: this is a correction of the replayed market, not a trade anyone makes."""
+        if not venues:
+            return
+        chunk = amount / slices
+        for _ in range(slices):
+            quotes = np.stack([self.quote(k, asset, market, exo) for k in venues], axis=1)
+            cheapest = np.argmin(quotes, axis=1)
+            for n, k in enumerate(venues):
+                amt = np.where(cheapest == n, chunk, 0.0)
+                if not amt.any():
+                    continue
+                kind, venue = self.venues[k]
+                if kind == "book":
+                    venue.trade(self.book_v[k], self.book_perm[k], -amt * exo[:, asset], self.book_depth(k))
+                else:
+                    i, j = self.pair(k, asset)
+                    venue.swap(self.states[k], j, i, amt * market[:, asset] / market[:, self.coins[k][j]])
+
     def buy(
         self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray, exo: np.ndarray
     ) -> np.ndarray:

@@ -556,6 +556,14 @@ class ReplaySpec(_SourceBase):
         description="How to read between rows: linear in log-price, the previous row, or a seeded Brownian bridge "
         "pinned to every row (paths then differ between rows).",
     )
+    impact: Literal["deviation", "total"] = Field(
+        default="deviation",
+        description="The replayed prices already contain the real market's reaction to the event's liquidations. "
+        "'deviation': a first pass at the replayed prices (its sales absorbed outside the venues) gives the flows "
+        "they are taken to contain, and the run adds back those flows' impact each step before its own sales, so "
+        "only what the simulated flows add to them moves prices. 'total': the engine's whole impact on top of the "
+        "replayed path (counted twice: an upper-side estimate).",
+    )
 
     def _build(self, assets: Sequence[str], base_dir: Path) -> PriceModel:
         frame = self._read(assets, base_dir)

@@ -35,7 +35,9 @@ Liquidation (Hyperliquid "Liquidations"; Binance "Liquidation")
     bankruptcy price, which cannot fill then). The book takes at most
     ``book_depth_usd`` notional per side per step, at a square-root impact: the marginal slippage of the ``x``-th
     dollar is ``k sqrt(x / D)``, so a fill of ``n`` after ``a`` already filled this step costs
-    ``C(a + n) - C(a)`` with ``C(x) = 2/3 k x^{3/2} / sqrt(D)``. Fills are taken in trader order. A liquidation fee,
+    ``C(a + n) - C(a)`` with ``C(x) = 2/3 k x^{3/2} / sqrt(D)``. Fills are taken in trader order. With
+    ``overflow`` the book takes every order whole and the same impact curve continues past ``D`` (a thin book walked
+    through: the marginal slippage of the ``x``-th dollar is still ``k sqrt(x / D)``), so nothing waits. A liquidation fee,
     ``fee_rate`` of the filled notional, goes to the insurance fund, never taking equity below zero.
 Backstop vault (Hyperliquid "Liquidator vault", HLP)
     When the book cannot absorb an order and the account still has non-negative equity, the vault takes over all of
@@ -68,9 +70,24 @@ Loss waterfall (Binance "Insurance Fund", "Auto-Deleveraging"; dYdX "Contract lo
     market-side share one ADL price in a round). The bankrupt positions close at mark against the deleveraged ones
     and, for the unmatched part, against the external book.
 
+Index rate limit (Mango v4 "stable price", blockworks-foundation/mango-v4 ``programs/mango-v4/src/state/
+stable_price.rs``: "the stable price follows the oracle price, but its relative rate of change is limited (to
+``stable_growth_limit``)", default 0.0003 per second)
+    With ``index_growth_limit = g`` per second, the index the venue uses at a step ``dt`` seconds after the previous
+    one is the oracle clamped to ``[ref (1 - g dt), ref (1 + g dt)]``, ``ref`` the index it used at the previous
+    step (every round of a step shares it), or the starting index at time 0 when the book is seeded with it (the
+    scenario's starting prices; unseeded, the first step takes the oracle as is). Simplification: Mango v4 uses
+    the stable price only for initial health (the lower of oracle and stable price for assets); here the venue uses
+    the limited index for everything (mark, margin, withdrawals), and Mango's 24 h delay price is not modelled.
+Withdrawal against unrealised profit (Mango Markets v3, October 2022)
+    A trader marked ``withdraws`` takes out, every round before the liquidation check, the equity of its cross
+    account above the initial margin of its cross positions (``notional / max_leverage`` of each position's tier)
+    at mark: Mango v3 counted unsettled perp profit as collateral for borrows, and the attacker borrowed the
+    venue's deposits against it. The withdrawn cash leaves the venue (ledger ``withdrawn``).
+
 Cash ledger. Every USD the modelled accounts, the fund and the vault hold changes only through: realised PnL at
-mark (paid by the venue's clearing), impact cost (paid to the book), funding from the external side, and the
-socialised loss (a deficit written off). :func:`cash_identity_gap` checks it.
+mark (paid by the venue's clearing), impact cost (paid to the book), funding from the external side, withdrawals,
+and the socialised loss (a deficit written off). :func:`cash_identity_gap` checks it.
 
 References
 ----------
@@ -108,10 +125,12 @@ __all__ = [
     "funding_rate",
     "impact_cost",
     "initial_margin_fraction",
+    "limited_index",
     "maintenance_margin",
     "mark_price",
     "perp_round",
     "settle_funding",
+    "withdraw_profit",
 ]
 
 ADL_RULES = ("binance", "dydx", "pro_rata", "none")
@@ -131,6 +150,8 @@ class MarketParams:
     premium_ar: float = 0.0
     premium_vol: float = 0.0
     oi_cap_usd: float = math.inf
+    index_growth_limit: float = math.inf  # per second (Mango v4's stable_growth_limit); inf: the oracle as is
+    overflow: bool = False  # the book takes whole orders, the square-root impact continuing past the depth
 
 
 @dataclass(frozen=True)
@@ -176,6 +197,14 @@ class PerpBook:
     vault_taken: list[float] = field(default_factory=list)
     n_liquidated: int = 0
     n_unserved: int = 0
+    withdraws: list[bool] = field(default_factory=list)
+    withdrawn: float = 0.0
+    insurance_paid: float = 0.0
+    exhausted: bool = False
+    band_ref: list[float] = field(default_factory=list)
+    band_last: list[float] = field(default_factory=list)  # seed with the starting index and band_time = 0
+    band_time: float = math.nan
+    band_dt: float = 0.0
 
     def __post_init__(self) -> None:
         m = len(self.premium)
@@ -186,6 +215,8 @@ class PerpBook:
             self.basis = list(self.premium)
         if not self.used:
             self.used = [[0.0, 0.0] for _ in range(m)]
+        if not self.withdraws:
+            self.withdraws = [False] * len(self.cash)
 
     def total_cash(self) -> float:
         """Trader collateral, isolated margins, the insurance fund and the vault's cash, USD."""
@@ -348,6 +379,49 @@ def settle_funding(book: PerpBook, params: VenueParams, index: Sequence[float], 
         book.n_funding += 1
 
 
+def limited_index(
+    oracle: Sequence[float], ref: Sequence[float], dt: float, limits: Sequence[float]
+) -> list[float]:
+    """The index the venue uses: ``oracle`` clamped to ``ref (1 ± g dt)`` per market (Mango v4's stable price).
+
+    Examples
+    --------
+    A limit of 0.0003 per second over a 300 s step allows a 9 % move: an oracle pushed from 1.00 to 1.50 reads 1.09.
+
+    >>> [round(x, 12) for x in limited_index([1.5], [1.0], 300.0, [0.0003])]
+    [1.09]
+    """
+    if not ref:
+        return list(oracle)
+    out = []
+    for m, p in enumerate(oracle):
+        g = limits[m]
+        if math.isinf(g):
+            out.append(p)
+            continue
+        band = g * dt
+        out.append(min(max(p, ref[m] * (1.0 - band)), ref[m] * (1.0 + band)))
+    return out
+
+
+def withdraw_profit(book: PerpBook, params: VenueParams, mark: Sequence[float]) -> None:
+    """Traders marked ``withdraws`` take out their cross equity above initial margin at ``mark`` (Mango v3)."""
+    for i in range(len(book.cash)):
+        if not book.withdraws[i]:
+            continue
+        equity, im = book.cash[i], 0.0
+        for m, px in enumerate(mark):
+            if book.isolated[i][m] or book.size[i][m] == 0.0:
+                continue
+            notional = abs(book.size[i][m]) * px
+            equity += book.size[i][m] * (px - book.entry[i][m])
+            im += notional * initial_margin_fraction(notional, params.markets[m].tiers)
+        w = equity - im
+        if w > 0.0:
+            book.cash[i] -= w
+            book.withdrawn += w
+
+
 # --- ADL --------------------------------------------------------------------------------------------------------------
 
 
@@ -470,12 +544,19 @@ def perp_round(
     if time != book.last_time:
         book.used = [[0.0, 0.0] for _ in range(n_m)]
         book.last_time = time
+    if book.band_last and time != book.band_time:
+        book.band_ref, book.band_dt = list(book.band_last), time - book.band_time
+    index = limited_index(
+        index, book.band_ref, book.band_dt, [mk.index_growth_limit for mk in params.markets]
+    )
+    book.band_last, book.band_time = list(index), time
     settle_funding(book, params, index, time, z)
     mark = [
         mark_price(index[m], book.premium[m], book.basis[m], book.f_last[m], book.next_funding - time,
                    params.funding_interval)
         for m in range(n_m)
     ]  # fmt: skip
+    withdraw_profit(book, params, mark)
     cross_e, iso_e = _equities(book, mark)
     liq = []
     for i, ms in _buckets(book):
@@ -504,7 +585,7 @@ def perp_round(
             n = orders[(i, m)]
             side = 0 if book.size[i][m] > 0 else 1
             start = book.used[m][side]
-            fill = min(max(mk.book_depth_usd - start, 0.0), n)
+            fill = n if mk.overflow else min(max(mk.book_depth_usd - start, 0.0), n)
             cost = impact_cost(start, fill, mk.impact, mk.book_depth_usd)
             book.used[m][side] = start + fill
             fills[(i, m)] = fill
@@ -515,7 +596,9 @@ def perp_round(
                 book.iso_margin[i][m] += pnl - cost
             else:
                 book.cash[i] += pnl - cost
-            book.size[i][m] = s - delta
+            # a full close leaves no rounding residue (it would be deleveraged, not socialised)
+            left = s - delta
+            book.size[i][m] = 0.0 if abs(left) <= 1e-12 * abs(s) else left
             book.realised += pnl
             book.slippage += cost
     # fee, then vault takeover or bankruptcy
@@ -559,6 +642,8 @@ def perp_round(
     paid = min(total, max(book.insurance, 0.0))
     share = paid / total if total > 0.0 else 0.0
     book.insurance -= paid
+    book.insurance_paid += paid
+    book.exhausted = book.exhausted or total > paid
     # ranking state before any deleveraging
     cross_e, iso_e = _equities(book, mark)
     is_bankrupt = [[False] * n_m for _ in range(n_t)]
@@ -640,7 +725,6 @@ def perp_round(
 
 
 def cash_identity_gap(book: PerpBook, initial_cash: float) -> float:
-    """``total cash - initial - realised + slippage - funding_in - socialised``: zero up to rounding."""
-    return (
-        book.total_cash() - initial_cash - book.realised + book.slippage - book.funding_in - book.socialised
-    )
+    """``total cash - initial - realised + slippage - funding_in - socialised + withdrawn``: zero up to rounding."""
+    moved = book.realised - book.slippage + book.funding_in + book.socialised - book.withdrawn
+    return book.total_cash() - initial_cash - moved

@@ -7,6 +7,8 @@
 - :mod:`~firesale.protocols.liquity`: Liquity v1 troves, stability pool, redistribution, recovery mode;
 - :mod:`~firesale.protocols.psm`: a peg stability module (Maker's DssPsm);
 - :mod:`~firesale.protocols.terra_market`: Terra's mint/burn market module with Anchor-style deposits;
+- :mod:`~firesale.protocols.synthetix`: a Synthetix v2x debt pool (stakers, debt shares, liquidation, sUSD's peg);
+- :mod:`~firesale.protocols.lst`: a liquid staking token with a withdrawal queue (stETH);
 - :mod:`~firesale.protocols.lending`: its health checks and liquidation selection (NumPy reference, fused kernel);
 - :mod:`~firesale.protocols.solvency`: bad debt of a book at given prices;
 - :mod:`~firesale.protocols.cohorts`: accounts merged when they behave identically.
@@ -28,9 +30,11 @@ from firesale.protocols.base import (
 from firesale.protocols.lending import LendingParams, health_factor
 from firesale.protocols.lending_market import LendingMarket
 from firesale.protocols.liquity import LiquityModel
+from firesale.protocols.lst import LiquidStakingToken
 from firesale.protocols.maker import MakerModel
 from firesale.protocols.perps import PerpVenue
 from firesale.protocols.psm import PegStabilityModule
+from firesale.protocols.synthetix import SynthetixPool
 from firesale.protocols.terra_market import TerraMarket
 
 __all__ = [
@@ -39,6 +43,7 @@ __all__ = [
     "IssuedToken",
     "LendingMarket",
     "LendingParams",
+    "LiquidStakingToken",
     "LiquidatorCapacity",
     "LiquityModel",
     "MakerModel",
@@ -48,6 +53,7 @@ __all__ = [
     "ProtocolState",
     "RoundInputs",
     "SaleQuotes",
+    "SynthetixPool",
     "TerraMarket",
     "health_factor",
     "protocol_type",

@@ -80,10 +80,11 @@ class Quotes:
         if asset not in self._curves:
             q: Any = self._quotes.proceeds
             if callable(q):
-                mask = np.zeros(n_assets, dtype=bool)
-                mask[asset] = True
+                # The engine's ``needed_usd``: this asset's whole curve (a size, not a flag), no other asset's.
+                need = np.zeros(n_assets)
+                need[asset] = np.inf
                 try:
-                    full = q(self._paths, mask)
+                    full = q(self._paths, need)
                 except TypeError:  # a quote callable of the paths only
                     full = q(self._paths)
             else:

@@ -83,12 +83,15 @@ class LiquidatorCapacity:
 
     ``slots`` is block space (liquidations that still fit), ``capital_usd`` the debt they can still buy and
     repay, ``gas_usd`` the cost of one liquidation and ``min_profit_usd`` the profit below which none is taken.
+    ``gas_gwei`` is the step's market gas price (None when the caller has none), for models whose agents send
+    transactions at their own gas price and land only when it is at least the market's.
     """
 
     slots: np.ndarray  # (n_paths,) int64
     capital_usd: np.ndarray  # (n_paths,) float64
     gas_usd: np.ndarray  # (n_paths,)
     min_profit_usd: float
+    gas_gwei: np.ndarray | None = None  # (n_paths,)
 
 
 @dataclass
@@ -252,10 +255,62 @@ class ProtocolModel(ABC):
         """Recordable per-step series this model offers: name -> description."""
         return {}
 
+    def metrics(self, state: ProtocolState, market: np.ndarray) -> dict[str, np.ndarray]:
+        """Per-path figures at the end of the horizon that only this kind of protocol has (auctions settled at
+        zero, insurance fund exhausted, ...), each shape (n_paths,); the engine adds them to the run's metrics as
+        ``"<protocol name>.<key>"``. The default has none."""
+        return {}
+
     def record(self, state: ProtocolState, name: str, market: np.ndarray) -> np.ndarray:
         """The value of series ``name`` now, shape (n_paths,)."""
         raise ParameterError(f"The 'name' parameter of {type(self).__name__}.record must be one of "
                              f"{sorted(self.series())}. Got {name!r} instead.")  # fmt: skip
+
+    # ----- policy controls (firesale.policies): what a mitigation may change; the defaults offer none ---------
+    @classmethod
+    def controls(cls, spec: Any) -> dict[str, str]:
+        """Controls a policy may use on protocol ``spec`` (its pydantic spec): name -> description.
+
+        ``"pause_liquidations"`` (:meth:`pause_liquidations`), ``"reserve_usd"`` (:meth:`add_reserves`) and the
+        names of parameters :meth:`scale_parameter` accepts (``"reserves.WETH.liquidation_threshold"``). The
+        loader rejects a policy that asks for a control its protocol does not list. The default offers none."""
+        return {}
+
+    def pause_liquidations(
+        self, state: ProtocolState, paused: np.ndarray, below_health_factor: float = 0.0
+    ) -> None:
+        """From now on, no liquidation where ``paused`` (bool, (n_paths,)) except of accounts whose health factor
+        is below ``below_health_factor``; False lifts the pause. The default refuses."""
+        raise ParameterError(f"{type(self).__name__} offers no 'pause_liquidations' control")
+
+    def scale_parameter(self, state: ProtocolState, name: str, factor: np.ndarray) -> None:
+        """Set parameter ``name`` to its scenario value times ``factor`` ((n_paths,); 1 restores it) from now on.
+        The default refuses."""
+        raise ParameterError(f"{type(self).__name__} has no parameter {name!r} that a policy may scale")
+
+    def add_reserves(self, state: ProtocolState, usd: np.ndarray) -> None:
+        """Add ``usd`` ((n_paths,)) of first-loss capital to the reserves that absorb bad debt (a backstop). The
+        default refuses."""
+        raise ParameterError(f"{type(self).__name__} offers no 'reserve_usd' control")
+
+    # ----- behaviour agents (firesale.agents.borrowers, .lenders): what its users may do; the defaults refuse ---
+    @classmethod
+    def behaviours(cls) -> dict[str, str]:
+        """Behaviour agents this model lets act on it (``"borrowers"``, ``"lenders"``): name -> description. The
+        loader rejects an ``[agents.NAME]`` section naming a protocol that does not list it. The default: none."""
+        return {}
+
+    def borrowers_respond(
+        self, state: ProtocolState, oracle: np.ndarray, market: np.ndarray, rule: Any
+    ) -> None:
+        """Borrowers near liquidation top up or repay (:class:`firesale.agents.borrowers.BorrowerRule`), before
+        the cascade; ``oracle`` and ``market`` are (n_paths, n_assets). The default refuses."""
+        raise ParameterError(f"{type(self).__name__} has no borrowers who respond ([agents.borrowers])")
+
+    def lenders_withdraw(self, state: ProtocolState, market: np.ndarray, rule: Any) -> None:
+        """Lenders withdraw supply (:class:`firesale.agents.lenders.LenderRule`), up to the liquidity the
+        protocol has, before the cascade. The default refuses."""
+        raise ParameterError(f"{type(self).__name__} has no lenders who withdraw ([agents.lenders])")
 
     @abstractmethod
     def check_conservation(self, state: ProtocolState, out: dict[str, np.ndarray]) -> list[str]:

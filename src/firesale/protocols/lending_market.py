@@ -21,7 +21,7 @@ to a holder who cannot withdraw what was lent out is what this price measures.)
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,7 @@ from firesale.protocols.lending import (
     RULES_COMPOUND,
     LendingParams,
     Screen,
+    candidate_count,
     liquidation_round_numba,
     liquidation_round_numpy,
 )
@@ -62,10 +63,56 @@ class LendingState(ProtocolState):
     hf_screen: Screen = None  # type: ignore[assignment]
     solvency_screen: Screen = None  # type: ignore[assignment]
     fees_usd: np.ndarray = None  # type: ignore[assignment]
+    policy: PolicyControls | None = (
+        None  # set by the first policy that acts (firesale.policies); None: fast path
+    )
+    users: UserFlows | None = (
+        None  # set by the first behaviour agent that acts (firesale.agents.borrowers, .lenders)
+    )
 
     @property
     def n_paths(self) -> int:
         return int(self.collateral.shape[0])
+
+
+@dataclass
+class PolicyControls:
+    """What policies changed on each path (:mod:`firesale.policies`), through the contract's controls.
+
+    ``hf_floor``: 1 where liquidations are allowed, 0 where paused, ``h`` in (0, 1) where only accounts below
+    health factor ``h`` may be liquidated. Factors, shape (n_paths, n_reserves), multiply each reserve's liquidation
+    threshold, its margin ``1 - threshold`` and its bonus (1: as in the scenario). ``reserve_usd``: first-loss
+    capital added to the reserves.
+    """
+
+    hf_floor: np.ndarray
+    lt_factor: np.ndarray
+    margin_factor: np.ndarray
+    bonus_factor: np.ndarray
+    reserve_usd: np.ndarray
+
+
+@dataclass
+class UserFlows:
+    """What borrowers and lenders did on each path (:mod:`firesale.agents.borrowers`, :mod:`firesale.agents.lenders`).
+
+    Tokens (n_paths, n_reserves): ``added`` collateral topped up, ``repaid`` debt repaid by its borrowers,
+    ``asked`` supply lenders asked to withdraw, ``withdrawn`` what was paid out, ``queued`` asked and not yet paid.
+    ``budget_used`` (n_paths, n_accounts): USD each account spent of its budget. USD (n_paths,): cumulative flows at
+    the prices of their step, and the largest queue seen.
+    """
+
+    added: np.ndarray
+    repaid: np.ndarray
+    asked: np.ndarray
+    withdrawn: np.ndarray
+    queued: np.ndarray
+    budget_used: np.ndarray
+    topped_up_usd: np.ndarray
+    repaid_usd: np.ndarray
+    capped_usd: np.ndarray
+    withdrawn_usd: np.ndarray
+    unserved_peak_usd: np.ndarray
 
 
 @register_protocol("firesale.scenario.schema:LendingSpec")
@@ -78,7 +125,7 @@ class LendingMarket(ProtocolModel):
         self, name: str, assets: tuple[str, ...], oracles: tuple[str, ...], sale_venues: tuple[tuple[str, ...], ...],
         params: LendingParams, collateral0: np.ndarray, debt0: np.ndarray, reserve_usd: float,
         issued: tuple[IssuedToken, ...] = (), total_supply: np.ndarray | None = None, kernel: str = "numba",
-        accounts: np.ndarray | None = None,
+        accounts: np.ndarray | None = None, supply_cap: np.ndarray | None = None, users: tuple[str, ...] = (),
     ) -> None:  # fmt: skip
         self.name, self.assets, self.oracles, self.sale_venues = name, assets, oracles, sale_venues
         self.params = params
@@ -89,6 +136,10 @@ class LendingMarket(ProtocolModel):
         self.kernel = kernel
         self._round = _KERNELS[kernel]
         self.accounts = accounts
+        self.supply_cap = np.zeros(len(assets)) if supply_cap is None else supply_cap  # 0: no cap (Aave)
+        self.users = (
+            users  # behaviour agents on in the scenario ("borrowers", "lenders"): their series and metrics
+        )
 
     @classmethod
     def build(cls, spec: Any, scenario: Any, **options: Any) -> LendingMarket:
@@ -134,6 +185,7 @@ class LendingMarket(ProtocolModel):
             sale_venues=tuple(tuple(r.venues) for r in rs), params=params, collateral0=pos.collateral,
             debt0=pos.debt, reserve_usd=spec.reserve_usd, issued=issued, total_supply=supply,
             kernel=options.get("kernel", "numba"), accounts=pos.accounts,
+            supply_cap=np.array([r.supply_cap or 0.0 for r in rs]), users=_users_on(spec.name, scenario.spec.agents),
         )  # fmt: skip
 
     # ----- the contract ---------------------------------------------------------------------------------------------
@@ -149,6 +201,8 @@ class LendingMarket(ProtocolModel):
         )
 
     def round(self, state: LendingState, inputs: RoundInputs) -> Flows:  # type: ignore[override]
+        if state.policy is not None:
+            return self._policy_round(state, inputs)
         cap = inputs.liquidators
         out = self._round(
             state.collateral, state.debt, np.ascontiguousarray(inputs.oracle), np.ascontiguousarray(inputs.market),
@@ -170,9 +224,12 @@ class LendingMarket(ProtocolModel):
             coll_usd = (state.collateral.sum(axis=1) * prices).sum(axis=1)
             debt_usd = (state.debt.sum(axis=1) * prices).sum(axis=1)
             by = self._bad_debt_by_asset(state, prices, bad)
+        reserves = self.reserve_usd + state.fees_usd
+        if state.policy is not None:
+            reserves = reserves + state.policy.reserve_usd
         return Accounts(
             assets_usd=coll_usd, liabilities_usd=debt_usd, bad_debt_usd=bad,
-            reserves_usd=self.reserve_usd + state.fees_usd, bad_debt_by_asset=by, fees_usd=state.fees_usd.copy(),
+            reserves_usd=reserves, bad_debt_by_asset=by, fees_usd=state.fees_usd.copy(),
         )  # fmt: skip
 
     def _bad_debt_by_asset(self, state: LendingState, prices: np.ndarray, bad: np.ndarray) -> np.ndarray:
@@ -190,6 +247,43 @@ class LendingMarket(ProtocolModel):
         out[paths] = (shortfall[..., None] * share).sum(axis=1)
         return out
 
+    def series(self) -> dict[str, str]:
+        return {
+            "debt_usd": "debt outstanding at market prices, USD",
+            "collateral_usd": "collateral held at market prices, USD",
+            **{f"debt_within_{k}pct": f"debt of accounts whose health factor at market is below {1 + k / 100:.2f}"
+               for k in _NEAR},
+            **{k: v for k, (who, v) in _USER_SERIES.items() if who in self.users},
+            **{f"utilisation_{n}": f"borrows / supply of {n} (the book's borrows; supply net of withdrawals)"
+               for n, s in zip(self.assets, self.total_supply, strict=True) if s > 0 and "lenders" in self.users},
+        }  # fmt: skip
+
+    def record(self, state: LendingState, name: str, market: np.ndarray) -> np.ndarray:  # type: ignore[override]
+        coll = state.collateral * market[:, None, :]
+        debt = (state.debt * market[:, None, :]).sum(axis=2)
+        if name == "debt_usd":
+            return debt.sum(axis=1)
+        if name == "collateral_usd":
+            return coll.sum(axis=(1, 2))
+        for k in _NEAR:
+            if name == f"debt_within_{k}pct":
+                # health factor below 1 + k% <=> threshold-weighted collateral below (1 + k%) * debt
+                capacity = (coll * self.params.liquidation_threshold[None]).sum(axis=2)
+                return np.where((debt > 0) & (capacity < (1 + k / 100) * debt), debt, 0.0).sum(axis=1)
+        if name in self.series() and (name in _USER_SERIES or name.startswith("utilisation_")):
+            return self._user_figures(state, market)[name]
+        return super().record(state, name, market)
+
+    def metrics(self, state: LendingState, market: np.ndarray) -> dict[str, np.ndarray]:  # type: ignore[override]
+        if not self.users:
+            return {}
+        figures = self._user_figures(state, market)
+        keys = [k for k, (who, _) in _USER_SERIES.items() if who in self.users]
+        return {
+            k: figures[k]
+            for k in keys + (["withdrawals_unserved_peak_usd"] if "lenders" in self.users else [])
+        }
+
     def token_prices(
         self, state: LendingState, market: np.ndarray, accounts: Accounts
     ) -> dict[str, np.ndarray]:  # type: ignore[override]
@@ -203,16 +297,282 @@ class LendingMarket(ProtocolModel):
         out = {}
         for tok in self.issued:
             r = self.assets.index(tok.underlying)
-            value = self.total_supply[r] * market[:, r]
+            value = (self.total_supply[r] if state.users is None else self._supply_now(state)[:, r]) * market[
+                :, r
+            ]
             loss = np.divide(by[:, r] * uncovered_share, value, out=np.zeros_like(value), where=value > 0)
             out[tok.name] = market[:, r] * np.maximum(0.0, 1.0 - loss)
+        return out
+
+    # ----- policy controls (firesale.policies) --------------------------------------------------------------------
+    @classmethod
+    def controls(cls, spec: Any) -> dict[str, str]:
+        out = {
+            "pause_liquidations": "stop liquidations on a path (accounts below a health factor may go on)",
+            "reserve_usd": "first-loss capital added to the reserves, USD",
+        }
+        for n in spec.reserves:
+            out[f"reserves.{n}.liquidation_threshold"] = f"{n}'s liquidation threshold (e-mode ones included)"
+            out[f"reserves.{n}.liquidation_margin"] = (
+                f"1 - {n}'s liquidation threshold: scaling it by f sets the "
+                "threshold to 1 - f (1 - threshold)"
+            )
+            out[f"reserves.{n}.liquidation_bonus"] = f"{n}'s liquidation bonus (e-mode ones included)"
+        return out
+
+    def _controls(self, state: LendingState) -> PolicyControls:
+        if state.policy is None:
+            n, r = state.collateral.shape[0], len(self.assets)
+            state.policy = PolicyControls(
+                np.ones(n), np.ones((n, r)), np.ones((n, r)), np.ones((n, r)), np.zeros(n)
+            )
+        return state.policy
+
+    def pause_liquidations(
+        self, state: LendingState, paused: np.ndarray, below_health_factor: float = 0.0
+    ) -> None:  # type: ignore[override]
+        c = self._controls(state)
+        floor = np.where(paused, float(below_health_factor), 1.0)
+        state.hf_screen.dirty |= (
+            floor != c.hf_floor
+        )  # the screen's health factors were taken with other thresholds
+        c.hf_floor = floor
+
+    def scale_parameter(self, state: LendingState, name: str, factor: np.ndarray) -> None:  # type: ignore[override]
+        reserve, _, kind = name.removeprefix("reserves.").rpartition(".")
+        if not name.startswith("reserves.") or reserve not in self.assets or kind not in (
+            "liquidation_threshold", "liquidation_margin", "liquidation_bonus"
+        ):  # fmt: skip
+            return super().scale_parameter(state, name, factor)
+        c = self._controls(state)
+        arr = {"liquidation_threshold": c.lt_factor, "liquidation_margin": c.margin_factor,
+               "liquidation_bonus": c.bonus_factor}[kind]  # fmt: skip
+        r = self.assets.index(reserve)
+        state.hf_screen.dirty |= arr[:, r] != factor
+        arr[:, r] = factor
+
+    def add_reserves(self, state: LendingState, usd: np.ndarray) -> None:  # type: ignore[override]
+        self._controls(state).reserve_usd += usd
+
+    def _policy_params(self, row: np.ndarray) -> LendingParams:
+        """The parameters of one set of control values (hf floor, then threshold, margin and bonus factors)."""
+        n_res = len(self.assets)
+        h, ltf, mf, bf = row[0], row[1 : 1 + n_res], row[1 + n_res : 1 + 2 * n_res], row[1 + 2 * n_res :]
+        p = self.params
+        lt, bonus, cf_threshold = p.liquidation_threshold, p.liquidation_bonus, p.close_factor_hf_threshold
+        cols = (ltf != 1.0) | (mf != 1.0) | (bf != 1.0)  # reserves left alone keep their values bit for bit
+        if cols.any():
+            lt, bonus = lt.copy(), bonus.copy()
+            bonus[:, cols] = p.liquidation_bonus[:, cols] * bf[cols]
+            new = p.liquidation_threshold[:, cols] * ltf[cols]
+            new = np.where(mf[cols] != 1.0, 1.0 - (1.0 - new) * mf[cols], new)
+            # Aave's PoolConfigurator: threshold * (1 + bonus) <= 1; a threshold never goes below 0
+            new = np.clip(new, 0.0, 1.0 / (1.0 + bonus[:, cols]))
+            lt[:, cols] = np.where(p.liquidation_threshold[:, cols] > 0, new, 0.0)
+        if h < 1.0:
+            # Only accounts below health factor h: thresholds over h make the kernel's HF < 1 mean HF < h, and the
+            # close-factor threshold over h keeps the close factor on the true health factor.
+            lt, cf_threshold = lt / h, cf_threshold / h
+        return replace(p, liquidation_threshold=np.ascontiguousarray(lt), liquidation_bonus=np.ascontiguousarray(bonus),
+                       close_factor_hf_threshold=cf_threshold)  # fmt: skip
+
+    def _policy_round(self, state: LendingState, inputs: RoundInputs) -> Flows:
+        """The round with policies in force: the kernel once per distinct set of control values, on its paths.
+
+        Paused paths (and, under a partial pause, accounts between the floor and 1) are counted as unserved:
+        positions below their threshold that nobody may liquidate.
+        """
+        c = state.policy
+        assert c is not None
+        cap = inputs.liquidators
+        n, n_res = state.collateral.shape[0], len(self.assets)
+        oracle, market = np.ascontiguousarray(inputs.oracle), np.ascontiguousarray(inputs.market)
+        key = np.concatenate([c.hf_floor[:, None], c.lt_factor, c.margin_factor, c.bonus_factor], axis=1)
+        live = np.flatnonzero(inputs.active & (c.hf_floor > 0))
+        rows, group = np.unique(key[live], axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        held = np.flatnonzero(inputs.active & (c.hf_floor < 1.0))
+        below = (
+            self._below_one(state, oracle, key, held) if held.size else None
+        )  # before anything is liquidated
+        seized, fee, repaid = np.zeros((n, n_res)), np.zeros((n, n_res)), np.zeros((n, n_res))
+        n_liq, n_unserved, spent = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64), np.zeros(n)
+        for g, row in enumerate(rows):
+            mask = np.zeros(n, dtype=bool)
+            mask[live[group == g]] = True
+            out = self._round(
+                state.collateral, state.debt, oracle, market, self._policy_params(row), mask, cap.slots,
+                cap.capital_usd, cap.gas_usd, cap.min_profit_usd, inputs.quotes.size_usd, inputs.quotes.proceeds,
+                screen=state.hf_screen,
+            )  # fmt: skip
+            seized += out.seized
+            fee += out.fee
+            repaid += out.repaid
+            n_liq += out.n_liquidations
+            n_unserved += out.n_unserved
+            spent += out.repaid_usd
+        if below is not None:
+            n_unserved[held] = below - n_liq[held]
+        state.solvency_screen.dirty |= n_liq > 0
+        state.fees_usd += (fee * market).sum(axis=1)
+        return Flows(origin=self.name, sell=seized, buy=repaid, kept=fee, n_actions=n_liq, n_unserved=n_unserved,
+                     spent_usd=spent)  # fmt: skip
+
+    def _below_one(
+        self, state: LendingState, oracle: np.ndarray, key: np.ndarray, paths: np.ndarray
+    ) -> np.ndarray:
+        """Accounts below health factor 1 (under the factors in force, no pause) on ``paths``, counted by weight."""
+        out = np.zeros(paths.size, dtype=np.int64)
+        weights = self.params.weights()
+        rows = key[paths].copy()
+        rows[:, 0] = 1.0
+        uniq, group = np.unique(rows, axis=0, return_inverse=True)
+        group = group.reshape(-1)
+        for g, row in enumerate(uniq):
+            sub = paths[group == g]
+            coll, debt = state.collateral[sub], state.debt[sub]
+            screen = Screen.empty(*coll.shape)
+            count = candidate_count(coll, debt, np.ascontiguousarray(oracle[sub]), self._policy_params(row),
+                                    np.ones(sub.size, dtype=bool), screen)  # fmt: skip
+            mask = np.arange(coll.shape[1])[None, :] < count[:, None]
+            out[group == g] = np.where(mask, weights[screen.scratch], 0).sum(axis=1)
+        return out
+
+    # ----- behaviour agents (firesale.agents.borrowers, .lenders) -------------------------------------------------
+    @classmethod
+    def behaviours(cls) -> dict[str, str]:
+        return {
+            "borrowers": "borrowers below a health factor top up collateral or repay debt",
+            "lenders": "suppliers withdraw up to the reserve's liquidity (supply - borrows)",
+        }
+
+    def _users(self, state: LendingState) -> UserFlows:
+        if state.users is None:
+            n, a, r = state.collateral.shape
+            z = np.zeros((n, r))
+            state.users = UserFlows(z, z.copy(), z.copy(), z.copy(), z.copy(), np.zeros((n, a)), np.zeros(n),
+                                    np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))  # fmt: skip
+        return state.users
+
+    def _supply_now(self, state: LendingState) -> np.ndarray:
+        """Supply of each reserve (tokens, (n_paths, n_reserves)): the scenario's ``total_supply`` less what lenders
+        withdrew, plus the collateral the book gained (top-ups) or lost (seized) since the start."""
+        u = self._users(state)
+        return self.total_supply - u.withdrawn + state.collateral.sum(axis=1) - self.collateral0.sum(axis=0)
+
+    def borrowers_respond(
+        self, state: LendingState, oracle: np.ndarray, market: np.ndarray, rule: Any
+    ) -> None:  # type: ignore[override]
+        """Accounts whose health factor at the oracle is below ``rule.trigger`` and whose draw says so bring it back
+        to ``rule.target``, within what is left of their budget: ``top_up`` adds the collateral with the largest
+        threshold-weighted value (an Aave ``supply``, stopped at the reserve's ``supply_cap``; top-ups of one step
+        share the room pro rata), ``repay`` repays the largest debt (an Aave ``repay``, at most the debt). Bought at
+        market, outside the venues (ASSUMPTION: the money held aside is converted off-venue)."""
+        u = self._users(state)
+        lt = self.params.liquidation_threshold
+        value = state.collateral * oracle[:, None, :]
+        capacity = (value * lt[None]).sum(axis=2)  # health factor x debt
+        debt = (state.debt * oracle[:, None, :]).sum(axis=2)
+        p, a = np.nonzero((debt > 0) & (capacity < rule.trigger * debt))
+        if p.size:
+            go = rule.responds(p, a)
+            p, a = p[go], a[go]
+        if p.size == 0:
+            return
+        budget = np.maximum(
+            rule.budget_share * (self.collateral0[a] * rule.price0).sum(axis=1) - u.budget_used[p, a], 0
+        )
+        if rule.action == "top_up":
+            r = np.argmax(value[p, a] * lt[a], axis=1)
+            per_token = lt[a, r] * oracle[p, r]  # health-factor capacity one token adds
+            tokens = np.divide(rule.target * debt[p, a] - capacity[p, a], per_token, out=np.zeros(p.size),
+                               where=per_token > 0)  # fmt: skip
+            tokens = np.minimum(
+                tokens, np.divide(budget, market[p, r], out=np.zeros(p.size), where=market[p, r] > 0)
+            )
+            capped = self.supply_cap[r] > 0
+            if capped.any():  # ValidationLogic.validateSupply: supply + amount <= supplyCap
+                room = np.maximum(self.supply_cap - self._supply_now(state), 0.0)
+                asked = np.zeros_like(room)
+                np.add.at(asked, (p[capped], r[capped]), tokens[capped])
+                scale = np.divide(room, asked, out=np.ones_like(room), where=asked > room)
+                kept = np.where(capped, tokens * scale[p, r], tokens)
+                np.add.at(u.capped_usd, p, (tokens - kept) * market[p, r])
+                tokens = kept
+            state.collateral[p, a, r] += tokens
+            np.add.at(u.added, (p, r), tokens)
+            usd = tokens * market[p, r]
+            np.add.at(u.topped_up_usd, p, usd)
+        else:
+            r = np.argmax(state.debt[p, a] * oracle[p], axis=1)
+            tokens = np.divide(debt[p, a] - capacity[p, a] / rule.target, oracle[p, r], out=np.zeros(p.size),
+                               where=oracle[p, r] > 0)  # fmt: skip
+            tokens = np.minimum(tokens, state.debt[p, a, r])
+            tokens = np.minimum(
+                tokens, np.divide(budget, market[p, r], out=np.zeros(p.size), where=market[p, r] > 0)
+            )
+            state.debt[p, a, r] -= tokens
+            np.add.at(u.repaid, (p, r), tokens)
+            usd = tokens * market[p, r]
+            np.add.at(u.repaid_usd, p, usd)
+        u.budget_used[p, a] += usd
+        state.hf_screen.dirty[p] = True  # positions changed: the screens re-check these paths in full
+        state.solvency_screen.dirty[p] = True
+
+    def lenders_withdraw(self, state: LendingState, market: np.ndarray, rule: Any) -> None:  # type: ignore[override]
+        """Lenders of each reserve with a ``total_supply`` ask to withdraw the share ``rule.share_running(theta)`` of
+        its passive supply (``total_supply`` less the book's starting collateral); requests are paid up to the
+        liquidity ``supply - borrows`` (Aave: the aToken contract's underlying balance) and the rest waits."""
+        u = self._users(state)
+        known = self.total_supply > 0
+        if not known.any():
+            return
+        prices = np.ascontiguousarray(market)
+        supply, borrows = self._supply_now(state), state.debt.sum(axis=1)
+        book = self.account(state, prices)
+        by = self._bad_debt_by_asset(state, prices, book.bad_debt_usd)
+        bad = book.bad_debt_usd
+        uncovered = by * np.divide(book.uncovered_usd, bad, out=np.zeros_like(bad), where=bad > 0)[:, None]
+        worth = supply * prices
+        loss = np.divide(uncovered, worth, out=np.zeros_like(worth), where=worth > 0)
+        theta = np.divide(supply - borrows, supply, out=np.zeros_like(supply), where=supply > 0) - loss
+        passive = np.maximum(self.total_supply - self.collateral0.sum(axis=0), 0.0)
+        new = np.where(known, np.maximum(rule.share_running(theta) * passive - u.asked, 0.0), 0.0)
+        u.asked += new
+        u.queued += new
+        paid = np.minimum(u.queued, np.maximum(supply - borrows, 0.0))
+        u.queued -= paid
+        u.withdrawn += paid
+        u.withdrawn_usd += (paid * prices).sum(axis=1)
+        np.maximum(u.unserved_peak_usd, (u.queued * prices).sum(axis=1), out=u.unserved_peak_usd)
+
+    def _user_figures(self, state: LendingState, market: np.ndarray) -> dict[str, np.ndarray]:
+        u = self._users(state) if state.users is None else state.users
+        supply = self._supply_now(state)
+        out = {
+            "topped_up_usd": u.topped_up_usd.copy(), "repaid_by_borrowers_usd": u.repaid_usd.copy(),
+            "supply_capped_usd": u.capped_usd.copy(), "withdrawn_usd": u.withdrawn_usd.copy(),
+            "withdrawals_unserved_usd": (u.queued * market).sum(axis=1),
+            "withdrawals_unserved_peak_usd": u.unserved_peak_usd.copy(),
+        }  # fmt: skip
+        borrows = state.debt.sum(axis=1)
+        for r, n in enumerate(self.assets):
+            empty = np.where(borrows[:, r] > 0, np.inf, 0.0)  # a drained reserve: 0 / 0 is no borrowing
+            out[f"utilisation_{n}"] = np.divide(
+                borrows[:, r], supply[:, r], out=empty, where=supply[:, r] > 0
+            )
         return out
 
     def check_conservation(self, state: LendingState, out: dict[str, np.ndarray]) -> list[str]:  # type: ignore[override]
         problems = []
         for name, now, start, gone in (
-            ("collateral", state.collateral, self.collateral0, out["sold"] + out["kept"]),
-            ("debt", state.debt, self.debt0, out["repaid"]),
+            ("collateral", state.collateral, self.collateral0, out["sold"] + out["kept"] - _added(state)),
+            (
+                "debt",
+                state.debt,
+                self.debt0,
+                out["repaid"] + (0.0 if state.users is None else state.users.repaid),
+            ),
         ):
             if (now < -1e-9 * np.maximum(start.max(initial=0.0), 1.0)).any():
                 problems.append(f"{self.name}: negative {name} balance")
@@ -224,6 +584,36 @@ class LendingMarket(ProtocolModel):
                     f"largest gap {gap.max():.6g} tokens"
                 )
         return problems
+
+
+#: "debt near liquidation" bands recorded as series: health factor within 5, 10 and 20 % of 1
+_NEAR = (5, 10, 20)
+#: Series of the behaviour agents (firesale.agents.borrowers, .lenders): name -> (agent, description)
+_USER_SERIES = {
+    "topped_up_usd": (
+        "borrowers",
+        "collateral borrowers added so far, USD at the prices of the step they did",
+    ),
+    "repaid_by_borrowers_usd": ("borrowers", "debt borrowers repaid themselves so far, USD"),
+    "supply_capped_usd": ("borrowers", "top-ups the supply caps stopped so far, USD"),
+    "withdrawn_usd": ("lenders", "supply lenders withdrew so far, USD"),
+    "withdrawals_unserved_usd": ("lenders", "withdrawals asked and not paid (no liquidity) now, USD"),
+}
+
+
+def _users_on(name: str, agents: Any) -> tuple[str, ...]:
+    """The behaviour agents of ``agents`` (the scenario's AgentsSpec) that act on protocol ``name``."""
+    out = []
+    for kind in ("borrowers", "lenders"):
+        spec = getattr(agents, kind, None)
+        if spec is not None and (spec.protocols is None or name in spec.protocols):
+            out.append(kind)
+    return tuple(out)
+
+
+def _added(state: LendingState) -> np.ndarray | float:
+    """Collateral borrowers added (tokens, (n_paths, n_reserves)), 0 when none acted."""
+    return 0.0 if state.users is None else state.users.added
 
 
 def _protocol_fee(reserve: Any) -> float:

@@ -22,6 +22,11 @@ spot inventory, so ``check_conservation`` ignores the engine's token totals. ``n
 accounts (a cross account or an isolated position), ``n_unserved`` those whose orders the book could not take and
 no vault did.
 
+Per-path end-of-run figures (:meth:`PerpVenue.metrics`, listed in ``PerpVenue.METRICS``): whether the insurance
+fund ran out, what it paid, ADL notional and transfers, socialised loss, the vault's drawdown and PnL, and what
+withdrawing traders took; :mod:`firesale.analysis.perp_tails` turns them into probabilities and means with standard
+errors, :mod:`firesale.analysis.perp_manipulation` into an attack's cost, profit and the venue's loss.
+
 Issued token: the vault share (``vault.token``), worth vault equity per share (shares are the vault's starting
 capital at 1 USD a share), valued at the index assets' market prices; a lending market may take it as collateral.
 
@@ -63,6 +68,7 @@ from firesale.scenario._types import Finite, Fraction, Name, NonNegative, Positi
 
 __all__ = [
     "MarketSpec",
+    "PerpGenerateSpec",
     "PerpPositionSpec",
     "PerpSpec",
     "PerpState",
@@ -73,6 +79,7 @@ __all__ = [
     "PremiumSpec",
     "TierSpec",
     "fit_premium_process",
+    "generate_book",
     "normals",
 ]
 
@@ -107,6 +114,10 @@ class MarketSpec(SpecModel):
     tiers: list[TierSpec] = Field(min_length=1)
     book_depth_usd: Positive = Field(description="Notional the book absorbs per side and step.")
     impact: NonNegative = Field(default=0.0, description="Marginal slippage at full depth (0.01 = 1 %).")
+    book_overflow: Literal["wait", "impact"] = Field(
+        default="wait", description="Orders past book_depth_usd in a step: wait (or go to the vault), or fill with "
+        "the square-root impact continuing past the depth.",
+    )  # fmt: skip
     interest_rate: Finite = Field(
         default=0.0001, description="Per funding interval (Binance: 0.01 % per 8 h)."
     )
@@ -115,6 +126,10 @@ class MarketSpec(SpecModel):
     premium: PremiumSpec = PremiumSpec()
     oi_cap_usd: Positive | None = Field(default=None, description="Open-interest cap per side at entry, USD.")
     venues: list[Name] = Field(default_factory=list, description="Spot venues the vault's hedges trade on.")
+    index_growth_limit: Positive | None = Field(
+        default=None, description="Largest relative move of the venue's index per second (Mango v4's stable price "
+        "growth limit, 0.0003); none: the oracle as is.",
+    )  # fmt: skip
 
     @model_validator(mode="after")
     def _tiers(self) -> MarketSpec:
@@ -148,6 +163,42 @@ class PerpTraderSpec(SpecModel):
 
     collateral_usd: Finite = 0.0
     positions: list[PerpPositionSpec] = Field(default_factory=list)
+    withdraws_profit: bool = Field(
+        default=False, description="Takes out cross equity above initial margin every round (Mango v3's borrows "
+        "against unrealised profit).",
+    )  # fmt: skip
+
+
+class PerpGenerateSpec(SpecModel):
+    """A generated book of ``n_traders`` traders (added after ``traders``), for Monte Carlo scenarios.
+
+    Trader ``i`` holds a position in each of ``markets`` (default all) with probability ``participation``: long with
+    probability ``long_share``, of lognormal notional (median ``median_notional_usd``, log-sd ``notional_sigma``)
+    at the index asset's starting price, at an entry price ``price0 exp(entry_dispersion z)`` (positions opened
+    at different times; a wide dispersion starts some below maintenance), isolated with probability
+    ``isolated_share``. Its leverage is uniform on ``[leverage_min, leverage_max]``, lowered to each position's
+    tier maximum (a venue refuses more); its margin, cross collateral or isolated margin, is
+    ``notional / leverage`` at entry.
+    """
+
+    n_traders: int = Field(ge=1, le=1_000_000)
+    markets: list[Name] | None = None
+    participation: float = Field(default=1.0, gt=0.0, le=1.0)
+    median_notional_usd: Positive
+    notional_sigma: NonNegative = 1.0
+    leverage_min: float = Field(ge=1.0, allow_inf_nan=False)
+    leverage_max: float = Field(ge=1.0, allow_inf_nan=False)
+    long_share: Fraction = 0.5
+    isolated_share: Fraction = 0.0
+    entry_dispersion: NonNegative = 0.0
+    seed: int = Field(default=0, ge=0)
+
+    @model_validator(mode="after")
+    def _range(self) -> PerpGenerateSpec:
+        if self.leverage_max < self.leverage_min:
+            raise spec_error("PerpGenerateSpec", ("leverage_max",), "leverage_range",
+                             f"must be at least leverage_min = {self.leverage_min:g}", self.leverage_max)  # fmt: skip
+        return self
 
 
 class PerpVaultSpec(SpecModel):
@@ -168,6 +219,7 @@ class PerpSpec(SpecModel):
     settlement_oracle: Name | None = None
     markets: dict[Name, MarketSpec] = Field(min_length=1)
     traders: list[PerpTraderSpec] = Field(default_factory=list)
+    generate: PerpGenerateSpec | None = None
     insurance_fund_usd: NonNegative = 0.0
     adl_rule: Literal["binance", "dydx", "pro_rata", "none"] = "binance"
     liquidation_fee_rate: Fraction = 0.0
@@ -190,8 +242,15 @@ class PerpSpec(SpecModel):
             if mk.index == self.settlement:
                 raise spec_error("PerpSpec", ("markets", name, "index"), "bad_index",
                                  "must not be the settlement asset", mk.index)  # fmt: skip
+        for j, name in enumerate((self.generate.markets or []) if self.generate else []):
+            if name not in self.markets:
+                raise spec_error("PerpSpec", ("generate", "markets", j), "unknown_market",
+                                 f"must be one of {sorted(self.markets)}", name)  # fmt: skip
         oi: dict[tuple[str, bool], float] = {}
         for i, t in enumerate(self.traders):
+            if t.withdraws_profit and all(p.isolated_margin_usd is not None for p in t.positions):
+                raise spec_error("PerpSpec", ("traders", i, "withdraws_profit"), "no_cross_position",
+                                 "needs a cross position (only cross equity is withdrawn)", True)  # fmt: skip
             held: set[str] = set()
             for j, p in enumerate(t.positions):
                 if p.market not in self.markets:
@@ -209,6 +268,35 @@ class PerpSpec(SpecModel):
                 raise spec_error("PerpSpec", ("markets", market, "oi_cap_usd"), "oi_cap_exceeded",
                                  f"must cover the {'long' if long else 'short'} open interest {usd:.6g}", cap)  # fmt: skip
         return self
+
+
+def generate_book(spec: PerpSpec, price0: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The book of ``spec.generate`` (:class:`PerpGenerateSpec`) at starting index prices ``price0`` (one per market,
+    in ``spec.markets`` order): ``cash`` (n,), and ``size``, ``entry``, ``iso_margin``, ``isolated`` (n, n_markets)."""
+    g = spec.generate
+    assert g is not None
+    names = list(spec.markets)
+    n, n_m = g.n_traders, len(names)
+    rng = np.random.default_rng(g.seed)
+    held = rng.random((n, n_m)) < g.participation
+    if g.markets is not None:
+        held &= np.isin(names, g.markets)[None, :]
+    notional = g.median_notional_usd * np.exp(g.notional_sigma * rng.standard_normal((n, n_m)))
+    side = np.where(rng.random((n, n_m)) < g.long_share, 1.0, -1.0)
+    entry = price0[None, :] * np.exp(g.entry_dispersion * rng.standard_normal((n, n_m)))
+    isolated = (rng.random((n, n_m)) < g.isolated_share) & held
+    leverage = rng.uniform(g.leverage_min, g.leverage_max, n)
+    lev = np.empty((n, n_m))
+    for m, name in enumerate(names):  # the tier's maximum at each notional (a few tiers per market)
+        cap = np.full(n, np.inf)
+        for t in spec.markets[name].tiers:
+            cap = np.where(notional[:, m] >= t.notional_floor_usd, t.max_leverage, cap)
+        lev[:, m] = np.minimum(leverage, cap)
+    margin = np.where(held, notional / lev, 0.0)
+    size = np.where(held, side * notional / entry, 0.0)
+    cash = np.where(isolated, 0.0, margin).sum(axis=1)
+    iso = np.where(isolated, margin, 0.0)
+    return cash, size, np.where(held, entry, 1.0), iso, isolated
 
 
 # --- calibration --------------------------------------------------------------------------------------------------
@@ -279,12 +367,14 @@ class PerpState(ProtocolState):
 
 
 _LEDGERS = ("insurance", "vault_cash", "realised", "slippage", "funding_in", "socialised", "fees", "adl_notional",
-            "adl_transfer", "next_funding", "last_time")  # fmt: skip
+            "adl_transfer", "next_funding", "last_time", "insurance_paid", "exhausted", "vault_peak",
+            "vault_mdd", "withdrawn", "band_dt", "band_time")  # fmt: skip
 _COUNTS = ("n_funding", "n_rounds", "n_liquidated", "unserved_now")
-_PER_MARKET = ("vault_pos", "vault_cost", "premium", "basis", "f_last", "vault_taken")
+_PER_MARKET = ("vault_pos", "vault_cost", "premium", "basis", "f_last", "vault_taken", "band_ref",
+               "band_last")  # fmt: skip
 _ROUND_KEYS = ("cash", "size", "iso", "used", "insurance", "vault_cash", "vault_pos", "vault_cost", "vault_taken",
                "realised", "slippage", "socialised", "fees", "adl_notional", "adl_transfer", "path_key", "n_rounds",
-               "unserved_now")  # fmt: skip
+               "unserved_now", "insurance_paid", "exhausted")  # fmt: skip
 
 
 def normals(path_key: np.ndarray, n_funding: np.ndarray, market: int) -> np.ndarray:
@@ -309,7 +399,7 @@ class PerpVenue(ProtocolModel):
         settlement: str, settlement_oracle: str, venues: tuple[tuple[str, ...], ...], cash: np.ndarray,
         size: np.ndarray, entry: np.ndarray, iso_margin: np.ndarray, isolated: np.ndarray, insurance: float,
         vault_capital: float, premium0: np.ndarray, token: str | None = None, spot_hedge_ratio: float = 0.0,
-        seed: int = 0,
+        seed: int = 0, withdraws: np.ndarray | None = None, index0: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         self.name = name
         self.params = params
@@ -323,6 +413,12 @@ class PerpVenue(ProtocolModel):
         self.iso0 = np.where(isolated, np.asarray(iso_margin, dtype=float), 0.0)
         self.isolated = np.asarray(isolated, dtype=bool)
         self.cross = ~self.isolated
+        self.index0 = None if index0 is None else np.asarray(index0, dtype=float)
+        n_t = self.cash0.shape[0]
+        self.withdraws = np.zeros(n_t, dtype=bool) if withdraws is None else np.asarray(withdraws, dtype=bool)
+        if self.withdraws.shape != (n_t,):
+            raise ParameterError(f"The 'withdraws' parameter of PerpVenue must have shape ({n_t},). "
+                                 f"Got {self.withdraws.shape} instead.")  # fmt: skip
         self.insurance0 = float(insurance)
         self.vault_capital = float(vault_capital)
         self.premium0 = np.asarray(premium0, dtype=float)
@@ -335,18 +431,26 @@ class PerpVenue(ProtocolModel):
         n_k = max(len(m.tiers) for m in mk)
         self._floors = np.full((self.n_markets, n_k), np.inf)
         self._mmr = np.zeros((self.n_markets, n_k))
+        self._imf = np.zeros((self.n_markets, n_k))
         self._amount = np.zeros((self.n_markets, n_k))
         for m, market in enumerate(mk):
             amount = 0.0
-            for k, (floor, _lev, mmr) in enumerate(market.tiers):
+            for k, (floor, lev, mmr) in enumerate(market.tiers):
                 if k:
                     amount += floor * (mmr - market.tiers[k - 1][2])
                 self._floors[m, k], self._mmr[m, k], self._amount[m, k] = floor, mmr, amount
+                self._imf[m, k] = 1.0 / lev
             # padding repeats the last tier (never selected: its floor is inf)
             for k in range(len(market.tiers), n_k):
                 self._mmr[m, k], self._amount[m, k] = self._mmr[m, k - 1], self._amount[m, k - 1]
+                self._imf[m, k] = self._imf[m, k - 1]
+        growth = np.array([m.index_growth_limit for m in mk], dtype=float)
+        self._limited = bool(np.isfinite(growth).any())
+        self._unlimited = ~np.isfinite(growth)
+        self._growth = np.where(self._unlimited, 0.0, growth)
         self._mmr_max = self._mmr.max(axis=1)
         self._depth = np.array([m.book_depth_usd for m in mk])
+        self._overflow = np.array([m.overflow for m in mk], dtype=bool)
         self._impact_c = np.array([2.0 / 3.0 * m.impact / math.sqrt(m.book_depth_usd) for m in mk])
         self._initial_cash = float(self.cash0.sum() + self.iso0.sum() + self.insurance0 + self.vault_capital)
 
@@ -383,12 +487,34 @@ class PerpVenue(ProtocolModel):
                 if p.isolated_margin_usd is not None:
                     isolated[i, m], iso[i, m] = True, p.isolated_margin_usd
         cash = np.array([t.collateral_usd for t in spec.traders], dtype=float)
-        return cls.from_arrays(spec, cash, size, entry, iso, isolated)
+        withdraws = np.array([t.withdraws_profit for t in spec.traders], dtype=bool)
+        prices = {a.name: a.price for a in getattr(scenario.spec, "assets", [])}
+        index0 = None
+        if all(mk.index in prices for mk in spec.markets.values()):
+            index0 = np.array([prices[mk.index] for mk in spec.markets.values()])
+        if spec.generate is not None:
+            missing = [mk.index for mk in spec.markets.values() if mk.index not in prices]
+            if missing:
+                raise ScenarioError([f"{source}: protocols.{spec.name}.markets: index assets must be scenario "
+                                     f"assets to generate a book, got {missing}"])  # fmt: skip
+            g = generate_book(spec, np.array([prices[spec.markets[n].index] for n in names]))
+            cash = np.concatenate([cash, g[0]])
+            size, entry, iso, isolated = (np.concatenate([x, y]) for x, y in zip((size, entry, iso, isolated), g[1:],
+                                                                                   strict=True))  # fmt: skip
+            withdraws = np.concatenate([withdraws, np.zeros(spec.generate.n_traders, dtype=bool)])
+            for m, name in enumerate(names):
+                cap = spec.markets[name].oi_cap_usd
+                for side in (size[:, m] > 0, size[:, m] < 0):
+                    usd = float((np.abs(size[side, m]) * entry[side, m]).sum())
+                    if cap is not None and usd > cap * (1 + 1e-12):
+                        raise ScenarioError([f"{source}: protocols.{spec.name}.markets.{name}.oi_cap_usd: must cover "
+                                             f"the open interest {usd:.6g} of the generated book, got {cap:g}"])  # fmt: skip
+        return cls.from_arrays(spec, cash, size, entry, iso, isolated, withdraws=withdraws, index0=index0)
 
     @classmethod
     def from_arrays(
         cls, spec: PerpSpec, cash: np.ndarray, size: np.ndarray, entry: np.ndarray, iso_margin: np.ndarray,
-        isolated: np.ndarray,
+        isolated: np.ndarray, withdraws: np.ndarray | None = None, index0: np.ndarray | None = None,
     ) -> PerpVenue:  # fmt: skip
         """A venue whose book comes as arrays (``spec.traders`` ignored): for generated books and benchmarks.
 
@@ -400,6 +526,11 @@ class PerpVenue(ProtocolModel):
         size, entry, iso_margin : ndarray of shape (n_traders, n_markets)
             Signed sizes, entry prices and isolated margins (markets in ``spec.markets`` order).
         isolated : ndarray of bool, shape (n_traders, n_markets)
+        withdraws : ndarray of bool, shape (n_traders,), optional
+            Traders that withdraw cross equity above initial margin every round (default none).
+        index0 : ndarray of shape (n_markets,), optional
+            Starting index prices: the reference of ``index_growth_limit`` at time 0 (default: none, the first
+            round takes the oracle as is).
         """
         mks = list(spec.markets.values())
         params = ref.VenueParams(
@@ -409,6 +540,8 @@ class PerpVenue(ProtocolModel):
                     book_depth_usd=m.book_depth_usd, impact=m.impact, interest=m.interest_rate, clamp=m.clamp,
                     cap=m.funding_cap, premium_mean=m.premium.mean, premium_ar=m.premium.ar,
                     premium_vol=m.premium.vol, oi_cap_usd=m.oi_cap_usd if m.oi_cap_usd is not None else math.inf,
+                    index_growth_limit=m.index_growth_limit if m.index_growth_limit is not None else math.inf,
+                    overflow=m.book_overflow == "impact",
                 )
                 for m in mks
             ),
@@ -424,6 +557,7 @@ class PerpVenue(ProtocolModel):
             size=size, entry=entry, iso_margin=iso_margin, isolated=isolated, insurance=spec.insurance_fund_usd,
             vault_capital=spec.vault.capital_usd, premium0=np.array([m.premium.initial for m in mks]),
             token=spec.vault.token, spot_hedge_ratio=spec.vault.spot_hedge_ratio, seed=spec.seed,
+            withdraws=withdraws, index0=index0,
         )  # fmt: skip
 
     # ----- the contract ---------------------------------------------------------------------------------------------
@@ -444,6 +578,7 @@ class PerpVenue(ProtocolModel):
             a[k] = np.zeros(p)
         a["insurance"][:] = self.insurance0
         a["vault_cash"][:] = self.vault_capital
+        a["vault_peak"][:] = self.vault_capital
         a["next_funding"][:] = self.params.funding_interval
         a["last_time"][:] = -np.inf
         for k in _COUNTS:
@@ -452,6 +587,9 @@ class PerpVenue(ProtocolModel):
             a[k] = np.zeros((p, m))
         a["premium"][:] = self.premium0
         a["basis"][:] = self.premium0
+        a["band_ref"][:] = np.nan
+        a["band_last"][:] = np.nan if self.index0 is None else self.index0
+        a["band_time"][:] = np.nan if self.index0 is None else 0.0
         return PerpState(arrays=a)
 
     def round(self, state: PerpState, inputs: RoundInputs) -> Flows:  # type: ignore[override]
@@ -470,6 +608,7 @@ class PerpVenue(ProtocolModel):
             index = index[rows]
         before = sub["n_liquidated"].copy()
         taken = self._round(sub, np.ascontiguousarray(index), float(inputs.time))
+        self._track_drawdown(sub, sub["band_last"] if self._limited else index)
         if not isinstance(rows, slice):
             for k, v in sub.items():
                 state.arrays[k][rows] = v
@@ -479,6 +618,16 @@ class PerpVenue(ProtocolModel):
         flows.n_actions[rows] = sub["n_liquidated"] - before
         flows.n_unserved[rows] = sub["unserved_now"]
         return flows
+
+    @staticmethod
+    def _vault_equity(a: dict[str, np.ndarray], px: np.ndarray) -> np.ndarray:
+        return a["vault_cash"] + (a["vault_pos"] * px - a["vault_cost"]).sum(axis=1)
+
+    def _track_drawdown(self, a: dict[str, np.ndarray], index: np.ndarray) -> None:
+        """Running peak and largest peak-to-trough fall of the vault's equity at the index prices of each round."""
+        eq = self._vault_equity(a, index)
+        np.maximum(a["vault_peak"], eq, out=a["vault_peak"])
+        np.maximum(a["vault_mdd"], a["vault_peak"] - eq, out=a["vault_mdd"])
 
     # the vectorized round (held to firesale.mechanics.perps.perp_round)
     def mark(self, a: dict[str, np.ndarray], index: np.ndarray, time: float) -> np.ndarray:
@@ -532,9 +681,43 @@ class PerpVenue(ProtocolModel):
             a["next_funding"] += np.where(due, pm.funding_interval, 0.0)
             a["n_funding"] += due
 
+    def _limit_index(self, a: dict[str, np.ndarray], index: np.ndarray, time: float) -> np.ndarray:
+        """The rate-limited index (:func:`firesale.mechanics.perps.limited_index`); updates the band state."""
+        had = ~np.isnan(a["band_last"][:, 0]) & (a["band_time"] != time)
+        a["band_ref"][had] = a["band_last"][had]
+        a["band_dt"][had] = time - a["band_time"][had]
+        a["band_time"][:] = time
+        ref = a["band_ref"]
+        band = self._growth * a["band_dt"][:, None]
+        free = np.isnan(ref) | self._unlimited
+        lo, hi = np.where(free, index, ref * (1.0 - band)), np.where(free, index, ref * (1.0 + band))
+        out = np.minimum(np.maximum(index, lo), hi)
+        a["band_last"][:] = out
+        return out
+
+    def initial_margin(self, notional: np.ndarray) -> np.ndarray:
+        """Initial margin (``notional / max_leverage`` of its tier) of notionals (..., n_markets), USD."""
+        imf = np.broadcast_to(self._imf[:, 0], notional.shape)
+        for k in range(1, self._floors.shape[1]):
+            imf = np.where(notional >= self._floors[:, k], self._imf[:, k], imf)
+        return notional * imf
+
+    def _withdraw(self, a: dict[str, np.ndarray], mark: np.ndarray) -> None:
+        """Withdrawing traders take out cross equity above initial margin (:func:`firesale.mechanics.perps.
+        withdraw_profit`)."""
+        size = a["size"]
+        cell = self.cross & (size != 0.0)
+        u = np.where(cell, size * (mark[:, None, :] - self.entry), 0.0)
+        im = np.where(cell, self.initial_margin(np.abs(size) * mark[:, None, :]), 0.0)
+        w = np.where(self.withdraws, np.maximum(a["cash"] + u.sum(axis=2) - im.sum(axis=2), 0.0), 0.0)
+        a["cash"] -= w
+        a["withdrawn"] += w.sum(axis=1)
+
     def _round(self, a: dict[str, np.ndarray], index: np.ndarray, time: float) -> np.ndarray:
         n_p, n_t, n_m = a["size"].shape
         new_step = a["last_time"] != time
+        if self._limited:
+            index = self._limit_index(a, index, time)
         a["used"][new_step] = 0.0
         a["last_time"][:] = time
         self._settle_funding(a, index, time)
@@ -542,6 +725,8 @@ class PerpVenue(ProtocolModel):
         a["unserved_now"][:] = 0
         taken = np.zeros((n_p, n_m))
         mark = self.mark(a, index, time)
+        if self.withdraws.any():
+            self._withdraw(a, mark)
         notional = np.abs(a["size"]) * mark[:, None, :]
         cross_e, iso_e = self._equities(a, mark)
         # screen: a maintenance margin never exceeds notional times the market's highest rate
@@ -617,8 +802,12 @@ class PerpVenue(ProtocolModel):
             o = np.where(sel, order, 0.0)
             used = a["used"][:, :, side]  # (n_p, n_m)
             before = np.cumsum(o, axis=1) - o
-            start = np.minimum(used[:, None, :] + before, np.maximum(self._depth, used)[:, None, :])
-            fl = np.minimum(np.maximum(self._depth - start, 0.0), o)
+            start = np.where(
+                self._overflow,
+                used[:, None, :] + before,
+                np.minimum(used[:, None, :] + before, np.maximum(self._depth, used)[:, None, :]),
+            )
+            fl = np.where(self._overflow, o, np.minimum(np.maximum(self._depth - start, 0.0), o))
             fl = np.where(sel, fl, 0.0)
             cs = np.where(sel, self._impact_c * ((start + fl) ** 1.5 - start**1.5), 0.0)
             fill += fl
@@ -629,7 +818,8 @@ class PerpVenue(ProtocolModel):
         gain = pnl - cost
         a["iso"] += np.where(iso_mask, gain, 0.0)
         a["cash"] += np.where(cross, gain, 0.0).sum(axis=2)
-        size -= delta
+        left = size - delta  # a full close leaves no rounding residue (mechanics.perps.perp_round)
+        size[:] = np.where(np.abs(left) <= 1e-12 * np.abs(size), 0.0, left)
         a["realised"] += pnl.sum(axis=(1, 2))
         a["slippage"] += cost.sum(axis=(1, 2))
         # fee to the insurance fund; bankrupt, taken over by the vault, or waiting
@@ -674,6 +864,8 @@ class PerpVenue(ProtocolModel):
         paid = np.minimum(total, np.maximum(a["insurance"], 0.0))
         share = np.divide(paid, total, out=np.zeros_like(paid), where=total > 0.0)
         a["insurance"] -= paid
+        a["insurance_paid"] += paid
+        a["exhausted"][total > paid] = 1.0  # some deficit went past the fund
         cell_bk = np.where(iso_mask, bk_i, bk_c[:, :, None])
         rest_c = d_c - d_c * share[:, None]
         rest_i = d_i - d_i * share[:, None, None]
@@ -806,27 +998,86 @@ class PerpVenue(ProtocolModel):
 
     _SERIES: ClassVar[dict[str, str]] = {
         "insurance_fund_usd": "Insurance fund balance, USD.",
+        "insurance_paid_usd": "Deficits the insurance fund has paid so far, USD.",
         "adl_notional_usd": "Notional of positions closed by auto-deleveraging so far, USD.",
         "adl_transfer_usd": "Deficit moved onto deleveraged positions so far, USD.",
         "socialised_loss_usd": "Deficit no one covered so far (socialised), USD.",
         "vault_equity_usd": "Backstop vault equity at market prices, USD.",
+        "vault_drawdown_usd": "Largest peak-to-trough fall of the vault's equity so far, USD.",
+        "open_interest_usd": "Long open interest of the modelled traders and the vault at market prices, USD.",
+        "n_liquidated": "Buckets (cross accounts, isolated positions) liquidated so far.",
     }
+    #: per-path end-of-run figures of :meth:`metrics`: key -> description
+    METRICS: ClassVar[dict[str, str]] = {
+        "insurance_exhausted": "1 if some round's deficits exceeded the insurance fund (the rest went to ADL or was "
+                               "socialised), else 0.",
+        "insurance_fund_end_usd": "Insurance fund at the end, USD.",
+        "insurance_paid_usd": "Deficits the insurance fund paid, USD.",
+        "adl_notional_usd": "Notional closed by auto-deleveraging, USD.",
+        "adl_transfer_usd": "Deficit moved onto deleveraged positions, USD.",
+        "socialised_loss_usd": "Deficit no one covered, USD.",
+        "vault_drawdown_usd": "Largest peak-to-trough fall of the vault's equity (index prices each round, market "
+                              "prices at the end), USD.",
+        "vault_pnl_usd": "Vault equity at the end less its starting capital, USD.",
+        "liquidation_fees_usd": "Liquidation fees paid to the insurance fund, USD.",
+        "n_liquidated": "Buckets liquidated.",
+        "withdrawn_usd": "Cash withdrawn against unrealised profit by traders marked withdraws_profit, USD.",
+        "withdrawers_pnl_usd": "Those traders' withdrawals plus their remaining non-negative equity at market less "
+                               "their starting collateral and margins, USD (an attacker's gain before its spot cost).",
+    }  # fmt: skip
 
     def series(self) -> dict[str, str]:
         return dict(self._SERIES)
 
     def record(self, state: PerpState, name: str, market: np.ndarray) -> np.ndarray:  # type: ignore[override]
-        if name == "insurance_fund_usd":
-            return state["insurance"].copy()
-        if name == "adl_notional_usd":
-            return state["adl_notional"].copy()
-        if name == "adl_transfer_usd":
-            return state["adl_transfer"].copy()
-        if name == "socialised_loss_usd":
-            return state["socialised"].copy()
+        simple = {"insurance_fund_usd": "insurance", "insurance_paid_usd": "insurance_paid",
+                  "adl_notional_usd": "adl_notional", "adl_transfer_usd": "adl_transfer",
+                  "socialised_loss_usd": "socialised"}  # fmt: skip
+        if name in simple:
+            return state[simple[name]].astype(float)
         if name == "vault_equity_usd":
             return self.vault_equity(state, market)
+        if name == "vault_drawdown_usd":
+            return self._drawdown_now(state, market)
+        if name == "open_interest_usd":
+            px = self._index_mark(market)
+            longs = np.maximum(state["size"], 0.0).sum(axis=1) + np.maximum(state["vault_pos"], 0.0)
+            return (longs * px).sum(axis=1)
+        if name == "n_liquidated":
+            return state["n_liquidated"].astype(float)
         return super().record(state, name, market)
+
+    def _drawdown_now(self, state: PerpState, market: np.ndarray) -> np.ndarray:
+        eq = self.vault_equity(state, market)
+        return np.maximum(state["vault_mdd"], np.maximum(state["vault_peak"], eq) - eq)
+
+    def metrics(self, state: PerpState, market: np.ndarray) -> dict[str, np.ndarray]:  # type: ignore[override]
+        """Per-path end-of-run figures (:attr:`METRICS`), each (n_paths,); the engine names them ``"<name>.<key>"``
+        and :func:`firesale.analysis.perp_tails.perp_tails` turns them into probabilities and means with standard
+        errors."""
+        eq = self.vault_equity(state, market)
+        return {
+            "insurance_exhausted": state["exhausted"].astype(float),
+            "insurance_fund_end_usd": state["insurance"].astype(float),
+            "insurance_paid_usd": state["insurance_paid"].astype(float),
+            "adl_notional_usd": state["adl_notional"].astype(float),
+            "adl_transfer_usd": state["adl_transfer"].astype(float),
+            "socialised_loss_usd": state["socialised"].astype(float),
+            "vault_drawdown_usd": self._drawdown_now(state, market),
+            "vault_pnl_usd": eq - self.vault_capital,
+            "liquidation_fees_usd": state["fees"].astype(float),
+            "n_liquidated": state["n_liquidated"].astype(float),
+            "withdrawn_usd": state["withdrawn"].astype(float),
+            "withdrawers_pnl_usd": self._withdrawers_pnl(state, market),
+        }
+
+    def _withdrawers_pnl(self, state: PerpState, market: np.ndarray) -> np.ndarray:
+        w = self.withdraws
+        if not w.any():
+            return np.zeros(state.n_paths)
+        cross_e, iso_e = self._equities(state.arrays, self._index_mark(market))
+        left = np.maximum(cross_e[:, w], 0.0).sum(axis=1) + np.maximum(iso_e[:, w], 0.0).sum(axis=(1, 2))
+        return state["withdrawn"] + left - (self.cash0[w].sum() + self.iso0[w].sum())
 
     def check_conservation(self, state: PerpState, out: dict[str, np.ndarray] | None = None) -> list[str]:  # type: ignore[override]
         """Problems with the cash ledger (module docstring of :mod:`firesale.mechanics.perps`); the engine's token
@@ -834,7 +1085,8 @@ class PerpVenue(ProtocolModel):
         a = state.arrays
         problems = []
         held = a["cash"].sum(axis=1) + a["iso"].sum(axis=(1, 2)) + a["insurance"] + a["vault_cash"]
-        gap = held - self._initial_cash - a["realised"] + a["slippage"] - a["funding_in"] - a["socialised"]
+        gap = (held - self._initial_cash - a["realised"] + a["slippage"] - a["funding_in"] - a["socialised"]
+               + a["withdrawn"])  # fmt: skip
         scale = 1e-9 * (abs(self._initial_cash) + np.abs(a["realised"]) + np.abs(a["funding_in"]) + 1.0)
         if (np.abs(gap) > scale).any():
             problems.append(f"{self.name}: cash not conserved on {int((np.abs(gap) > scale).sum())} path(s); "

@@ -15,10 +15,10 @@ from firesale.analysis.compare import scenario_differences
 from firesale.exceptions import ParameterError
 from firesale.report import _format as fmt
 from firesale.report._chart import Chart
-from firesale.report._charts import charts_of
+from firesale.report._charts import report_parts
 from firesale.report._headline import differences, headlines, is_paired
 from firesale.report._png import write_pngs
-from firesale.report._risk import risk_tables, why_notes
+from firesale.report._risk import Table, risk_tables, why_notes
 from firesale.report._summary import summary_text
 from firesale.report._view import RunView, as_view
 
@@ -66,13 +66,50 @@ def _sections(charts: list[Chart]) -> list[tuple[str, list[dict[str, object]]]]:
     return out
 
 
-def _render(view: RunView, compare: RunView | None, charts: list[Chart]) -> str:
+def _check_sensitivities(value: object, where: str) -> object:
+    from firesale.analysis.sensitivity import SensitivityResult
+
+    if value is not None and not isinstance(value, SensitivityResult):
+        raise ParameterError(
+            f"The 'sensitivities' parameter of {where} must be a SensitivityResult (firesale.analysis.sensitivity."
+            f"sensitivities). Got {type(value).__name__} instead."
+        )
+    return value
+
+
+def _why(view: RunView, sensitivities: object) -> list[tuple[str, str]]:
+    """What the page still cannot say: the notes of :func:`why_notes` less what this page now shows."""
+    out = []
+    for topic, text in why_notes(view):
+        if topic.startswith("Slippage at size"):
+            topic = "Cascade waterfall of the worst path"
+            text = "Not shown: the run records cascade rounds per step over all assets, not per round."
+        elif topic.startswith("Sensitivities"):
+            if sensitivities is not None:
+                continue
+            text = (
+                "Not computed for this page: run `firesale sensitivities SCENARIO --report PATH`, which moves each "
+                "reserve's threshold and bonus and each venue's depth one step down and up on common random "
+                "numbers and adds the ranked effects, with paired intervals, to the report."
+            )
+        out.append((topic, text))
+    return out
+
+
+def _render(
+    view: RunView,
+    compare: RunView | None,
+    charts: list[Chart],
+    section_tables: dict[str, list[Table]] | None = None,
+    sensitivities: object = None,
+) -> str:
     template = _ENV.get_template("report.html.j2")
     step = fmt.duration(view.dt) if view.dt else "unknown"
     changed = scenario_differences(view.scenario_text, compare.scenario_text) if compare is not None else []
     return template.render(
         tables=risk_tables(view),
-        why=why_notes(view),
+        why=_why(view, sensitivities),
+        section_tables=section_tables or {},
         paired=compare is not None and is_paired(view, compare),
         changed=[(k, _cell(a), _cell(b)) for k, a, b in changed],
         view=view,
@@ -89,7 +126,7 @@ def _render(view: RunView, compare: RunView | None, charts: list[Chart]) -> str:
     )
 
 
-def render_report(source: object, *, compare: object = None) -> str:
+def render_report(source: object, *, compare: object = None, sensitivities: object = None) -> str:
     """Render the HTML report of a run as a string.
 
     Parameters
@@ -98,6 +135,9 @@ def render_report(source: object, *, compare: object = None) -> str:
         The run (a stored run must be complete).
     compare : SimulationResult or StoredRun, optional
         A second run shown side by side, with the differences of the headline numbers.
+    sensitivities : SensitivityResult, optional
+        Sensitivities of the run's scenario (:func:`firesale.analysis.sensitivity.sensitivities`), shown as the
+        section "What to change".
 
     Returns
     -------
@@ -111,7 +151,9 @@ def render_report(source: object, *, compare: object = None) -> str:
     """
     view = as_view(source, where="render_report")
     other = None if compare is None else as_view(compare, name="compare", where="render_report")
-    return _render(view, other, charts_of(view, other))
+    sens = _check_sensitivities(sensitivities, "render_report")
+    charts, tables = report_parts(view, other, sens)
+    return _render(view, other, charts, tables, sens)
 
 
 def _check_path(value: object, name: str) -> Path:
@@ -129,6 +171,7 @@ def write_report(
     *,
     compare: object = None,
     png_dir: str | os.PathLike[str] | None = None,
+    sensitivities: object = None,
 ) -> Path:
     """Write the HTML report of a run to ``path`` (and, optionally, one PNG per chart).
 
@@ -142,6 +185,8 @@ def write_report(
         A second run shown side by side, with the differences of the headline numbers.
     png_dir : str or path, optional
         A folder to write a static PNG of each chart into (``NN-<chart key>.png``); needs kaleido and a Chrome.
+    sensitivities : SensitivityResult, optional
+        Sensitivities of the run's scenario, shown as the section "What to change".
 
     Returns
     -------
@@ -172,8 +217,9 @@ def write_report(
     pngs = None if png_dir is None else _check_path(png_dir, "png_dir")
     view = as_view(source)
     other = None if compare is None else as_view(compare, name="compare")
-    charts = charts_of(view, other)
-    text = _render(view, other, charts)
+    sens = _check_sensitivities(sensitivities, "write_report")
+    charts, tables = report_parts(view, other, sens)
+    text = _render(view, other, charts, tables, sens)
     target.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target and renamed, so a reader never sees half a report.
     tmp = target.with_name(f".{target.name}.tmp")

@@ -56,6 +56,8 @@ class RunView:
     # Each path of each recorded variable, shape (n_paths, n_steps + 1): fresh results only (a stored run keeps
     # quantiles over paths), so charts of individual paths say so when it is None.
     paths: Mapping[str, np.ndarray] | None = None
+    # Losses by contagion channel (protocol, metric, component, mean, CI) when the run was attributed, else None.
+    attribution: pd.DataFrame | None = None
 
     @property
     def horizon_s(self) -> float | None:
@@ -121,7 +123,10 @@ def _from_result(result: SimulationResult) -> RunView:
         scenario_text=result.scenario.text,
         scenario=result.scenario,
         scenario_note="",
-        paths=result.paths,
+        paths=None
+        if result.streamed
+        else result.paths,  # a streamed run kept summaries, as a stored run does
+        attribution=result.attribution,
     )
 
 
@@ -186,6 +191,7 @@ def _from_stored(run: StoredRun, name: str, where: str) -> RunView:
         scenario_text=run.scenario_text,
         scenario=scenario,
         scenario_note=note,
+        attribution=run.series("attribution") if "attribution" in run.series_names() else None,
     )
 
 

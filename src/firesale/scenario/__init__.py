@@ -13,10 +13,12 @@ if TYPE_CHECKING:
     from firesale.scenario._loader import (
         Positions,
         Scenario,
+        builtin_policies,
         builtin_scenarios,
         builtin_text,
         load_scenario,
         parse_scenario,
+        with_policies,
     )
     from firesale.scenario.schema import ScenarioSpec
 
@@ -24,10 +26,12 @@ __all__ = [
     "Positions",
     "Scenario",
     "ScenarioSpec",
+    "builtin_policies",
     "builtin_scenarios",
     "builtin_text",
     "load_scenario",
     "parse_scenario",
+    "with_policies",
 ]
 
 _LAZY = {name: "firesale.scenario._loader" for name in __all__ if name != "ScenarioSpec"} | {

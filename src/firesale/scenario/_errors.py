@@ -83,8 +83,11 @@ def format_validation_error(exc: ValidationError, data: Any, source: str, root: 
         value = err.get("input")
         if kind == "extra_forbidden":
             key = str(err["loc"][-1])
-            hint = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            rule = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
+            hint = difflib.get_close_matches(key, [k for k in known if k != key], n=1, cutoff=0.6)
+            if key in known:  # a real key, of another section or another type of this one
+                rule = "unknown key here (it belongs to another section or type)"
+            else:
+                rule = "unknown key" + (f" (did you mean '{hint[0]}'?)" if hint else "")
             lines.append(f"{source}: {path}: {rule}, got {_show(value)}")
         elif kind == "refused_key":  # keys that cannot act (see _types.refuse): one line each, at the key
             ctx = err.get("ctx") or {}
@@ -99,5 +102,7 @@ def format_validation_error(exc: ValidationError, data: Any, source: str, root: 
             msg = err["msg"]
             msg = msg.removeprefix("Value error, ")
             msg = msg[0].lower() + msg[1:] if msg else msg
-            lines.append(f"{source}: {path}: {msg}, got {_show(value)}")
+            # A validator that names the offending value itself ("..., got 1.04") is not given the whole table too.
+            shown = "" if ", got " in msg else f", got {_show(value)}"
+            lines.append(f"{source}: {path}: {msg}{shown}")
     return lines

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import math
 import os
 import tomllib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -23,6 +25,7 @@ from firesale.scenario.schema import ConcentratedSpec, LendingSpec, OrderBookSpe
 __all__ = ["Positions", "Scenario", "builtin_scenarios", "builtin_text", "load_scenario", "parse_scenario"]
 
 _BUILTIN = "firesale.scenario.builtin"
+_POLICIES = "firesale.scenario.policies"
 _POSITION_COLUMNS = ("account", "asset", "collateral_amount", "debt_amount")
 #: File kinds a data reference may name: tables, and the JSON pool state that goes with a tick table.
 _TABLES = (".csv", ".csv.gz", ".parquet")
@@ -99,6 +102,49 @@ def builtin_text(name: str) -> str:
         known = ", ".join(builtin_scenarios())
         raise ScenarioError(f"{name}: no built-in scenario of that name; built-ins are: {known}")
     return entry.read_text()
+
+
+def builtin_policies() -> dict[str, str]:
+    """Built-in policy overlays (``[[policies]]`` tables written for the flagship book) mapped to their first
+    comment line."""
+    out = {}
+    for entry in sorted(resources.files(_POLICIES).iterdir(), key=lambda e: e.name):
+        if entry.name.endswith(".toml"):
+            first = entry.read_text().splitlines()[0] if entry.read_text() else ""
+            out[entry.name.removesuffix(".toml")] = first.lstrip("# ").strip()
+    return out
+
+
+def with_policies(scenario: Scenario, policies: Sequence[str]) -> Scenario:
+    """``scenario`` with the ``[[policies]]`` of each overlay appended: a built-in policy name (see
+    :func:`builtin_policies`) or a TOML file holding only ``[[policies]]`` tables. Validated as one scenario."""
+    if not policies:
+        return scenario
+    texts, names = [scenario.text], []
+    for ref in policies:
+        path = Path(ref)
+        if path.suffix != ".toml" and str(ref) in builtin_policies():
+            texts.append(resources.files(_POLICIES).joinpath(f"{ref}.toml").read_text())
+        elif path.is_file():
+            try:
+                texts.append(path.read_text())
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ScenarioError(f"{ref}: cannot be read: {exc}") from exc
+        else:
+            raise ScenarioError(
+                f"--policy: must be a policy file or a built-in policy ({', '.join(builtin_policies())}), got {ref!r}"
+            )
+        try:
+            extra = tomllib.loads(texts[-1])
+        except tomllib.TOMLDecodeError as exc:
+            raise ScenarioError(f"{ref}: TOML syntax error: {exc}") from exc
+        if set(extra) - {"policies"}:
+            raise ScenarioError(
+                f"{ref}: a policy overlay holds only [[policies]] tables, got {sorted(set(extra) - {'policies'})}"
+            )
+        names.append(path.stem)
+    source = f"{scenario.source}+{'+'.join(names)}"
+    return parse_scenario("\n".join(texts), source=source, base_dir=scenario.base_dir)
 
 
 def load_scenario(path_or_name: str | os.PathLike[str]) -> Scenario:
@@ -192,7 +238,58 @@ def _check_world(spec: Any, base_dir: Path, source: str) -> tuple[list[str], dic
         problems += market_problems or _check_market_data(spec, base_dir, source)
     problems += _check_venue_data(spec, base_dir, source)
     problems += _check_gas_data(spec, base_dir, source)
+    if not problems and isinstance(spec, ScenarioSpec):
+        problems += _check_models(
+            Scenario(spec=spec, source=source, base_dir=base_dir, text="", positions=positions)
+        )
     return problems, positions
+
+
+def _check_models(scenario: Scenario) -> list[str]:
+    """Build every protocol model as the run will (a model checks its own references in ``build``), and check the
+    protocol series ``simulation.record`` names against what each model offers."""
+    from firesale.protocols import protocol_type
+
+    source, spec = scenario.source, scenario.spec
+    out: list[str] = []
+    series: dict[str, dict[str, str]] = {}
+    for i, p in enumerate(spec.protocols):
+        try:
+            series[p.name] = protocol_type(p.type).build(p, scenario).series()
+        except ScenarioError as exc:
+            out += [line if line.startswith(f"{source}:") else f"{source}: {line}" for line in exc.problems]
+        except FiresaleError as exc:
+            out.append(f"{source}: protocols[{i}] ({p.name}): cannot be built ({exc}), got type {p.type!r}")
+    for name in spec.simulation.record:
+        protocol, dot, key = name.partition(".")
+        if not dot or protocol not in series:
+            if dot and not out:
+                out.append(f"{source}: simulation.record: a protocol series names a protocol of the scenario "
+                           f"({', '.join(series)}), got {name!r}")  # fmt: skip
+            continue
+        offered = series[protocol]
+        if key != "*" and key not in offered:
+            hint = difflib.get_close_matches(key, list(offered), n=1, cutoff=0.5)
+            out.append(
+                f"{source}: simulation.record: {protocol} records "
+                + (", ".join(sorted(offered)) if offered else "no series of its own")
+                + (
+                    f" (or '{protocol}.*'); did you mean '{protocol}.{hint[0]}'?"
+                    if hint
+                    else f" (or '{protocol}.*')"
+                )
+                + f", got {name!r}"
+            )
+    if spec.policies:  # names, controls and windows of [[policies]] (firesale.policies)
+        from firesale.policies import check_policies
+
+        out += check_policies(scenario)
+    # [agents.borrowers], [agents.lenders], and the reserve keys only they make act (supply_cap, total_supply)
+    from firesale.agents.borrowers import check_borrowers
+    from firesale.agents.lenders import check_lenders
+
+    out += check_borrowers(scenario) + check_lenders(scenario)
+    return out
 
 
 def _partial(data: Any) -> SimpleNamespace:
@@ -353,6 +450,10 @@ def _check_references(spec: Any, source: str) -> list[str]:
                     f"must be the pool's value over lp_supply, {implied:.10g}",
                     a.price,
                 )
+    protocol_names = {p.name for p in spec.protocols or ()}
+    for a in spec.assets or ():
+        if a.token_of is not None and a.token_of not in protocol_names:
+            bad(f"assets.{a.name}.token_of", "must name a defined protocol", a.token_of)
     receipt_issuers: dict[str, str] = {}
     for name in spec.agents.evaporation.venues if spec.agents is not None else ():
         if name not in venue_names:

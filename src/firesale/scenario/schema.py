@@ -14,12 +14,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from firesale.agents.borrowers import BorrowersSpec
+from firesale.agents.lenders import LendersSpec
 from firesale.liquidity._cryptoswap_spec import CryptoSwapSpec
 from firesale.market.spec import MarketSpec
+from firesale.policies.spec import PolicySpec
 from firesale.protocols.liquity import LiquitySpec
+from firesale.protocols.lst import LstSpec
 from firesale.protocols.maker import MakerSpec
 from firesale.protocols.perps import PerpSpec
 from firesale.protocols.psm import PsmSpec
+from firesale.protocols.synthetix import SynthetixSpec
 from firesale.protocols.terra_market import TerraMarketSpec
 from firesale.scenario._types import Fraction, Name, NonNegative, Positive, SpecModel, refuse
 
@@ -73,13 +78,18 @@ class SimulationSpec(_Spec):
     )
     record: list[str] = Field(
         default_factory=lambda: ["price", "bad_debt", "liquidated"],
-        description="Time series to record (path quantiles per step): " + ", ".join(RECORDABLE) + ".",
+        description="Time series to record (path quantiles per step): "
+        + ", ".join(RECORDABLE)
+        + ", and a protocol's own series as '<protocol>.<series>' ('<protocol>.*' for all of them).",
     )
 
     @field_validator("record")
     @classmethod
     def _known_series(cls, v: list[str]) -> list[str]:
         for name in v:
+            protocol, dot, series = name.partition(".")
+            if dot and protocol and series:
+                continue  # a protocol's own series, "<protocol>.<series>" or "<protocol>.*": checked by the loader
             if name not in RECORDABLE:
                 hint = difflib.get_close_matches(name, RECORDABLE, n=1, cutoff=0.5)
                 raise ValueError(
@@ -118,11 +128,33 @@ class AssetSpec(_Spec):
     lp_supply: Positive | None = Field(
         default=None, description="LP tokens outstanding (required with lp_of)."
     )
+    token_of: Name | None = Field(
+        default=None,
+        description="The protocol whose token this is (governance or backstop token): its price is the market's "
+        "times 1 - loss_elasticity * (the protocol's bad debt its reserves do not cover) / (price * token_supply).",
+    )
+    token_supply: Positive | None = Field(
+        default=None, description="Tokens outstanding (required with token_of)."
+    )
+    loss_elasticity: NonNegative | None = Field(
+        default=None,
+        description="Fall of the token's market value per dollar of uncovered loss (with token_of; default 1: the "
+        "holders are the residual claimants, as MKR holders through Flop dilution).",
+    )
 
     @model_validator(mode="after")
     def _inert(self) -> AssetSpec:
         if (self.lp_of is None) != (self.lp_supply is None):
             raise ValueError("'lp_of' and 'lp_supply' go together")
+        if (self.token_of is None) != (self.token_supply is None):
+            raise ValueError("'token_of' and 'token_supply' go together")
+        if self.loss_elasticity is not None and self.token_of is None:
+            raise ValueError(
+                "'loss_elasticity' has no effect without 'token_of' (the protocol whose losses it prices)"
+            )
+        if self.token_of is not None and (self.lp_of is not None or self.derived_from is not None):
+            raise ValueError("a protocol token is priced from its market and its protocol's losses: 'token_of' "
+                             "cannot be given with 'lp_of' or 'derived_from'")  # fmt: skip
         if self.lp_of is not None and self.derived_from is not None:
             raise ValueError(
                 "an LP token is priced from its pool: 'derived_from' cannot be given with 'lp_of'"
@@ -346,10 +378,13 @@ class ReserveSpec(_Spec):
     total_supply: Positive | None = Field(
         default=None,
         description="Amount supplied to this reserve, token units (required with receipt_token): the base the "
-        "receipt token's loss is shared over.",
+        "receipt token's loss is shared over, and the supply [agents.lenders] withdraw from (utilisation = "
+        "borrows / supply).",
     )
     supply_cap: NonNegative | None = Field(
-        default=None, description="Refused: no new supply is simulated, so a cap never binds."
+        default=None,
+        description="Largest supply, token units (0: no cap, as Aave's supplyCap): binds on borrowers' top-ups "
+        "([agents.borrowers] with action = 'top_up'; refused otherwise); needs total_supply.",
     )
     borrow_cap: NonNegative | None = Field(
         default=None, description="Refused: no new borrowing is simulated, so a cap never binds."
@@ -365,15 +400,15 @@ class ReserveSpec(_Spec):
     @model_validator(mode="after")
     def _inert(self) -> ReserveSpec:
         refuse(
-            {k: getattr(self, k) for k in self.given("supply_cap", "borrow_cap")},
-            "has no effect: the simulation has no new supply or borrowing flows, so a cap never binds; remove it",
+            {k: getattr(self, k) for k in self.given("borrow_cap")},
+            "has no effect: the simulation has no new borrowing flows, so a cap never binds; remove it",
         )
         return self
 
     @model_validator(mode="after")
     def _thresholds(self) -> ReserveSpec:
-        if (self.receipt_token is None) != (self.total_supply is None):
-            raise ValueError("'receipt_token' and 'total_supply' go together")
+        if self.receipt_token is not None and self.total_supply is None:
+            raise ValueError("'receipt_token' needs 'total_supply'")
         if self.liquidation_threshold >= 1:
             raise ValueError(f"liquidation_threshold must be < 1, got {self.liquidation_threshold}")
         if self.liquidation_threshold < self.ltv:
@@ -520,7 +555,8 @@ class LendingSpec(_Spec):
 # Every protocol type's spec, discriminated by `type`. A protocol model defines its spec beside itself (on
 # firesale.scenario._types) and registers it with firesale.protocols.register_protocol; it is listed here once.
 ProtocolSpec = Annotated[
-    LendingSpec | MakerSpec | LiquitySpec | PerpSpec | PsmSpec | TerraMarketSpec, Field(discriminator="type")
+    LendingSpec | MakerSpec | LiquitySpec | PerpSpec | PsmSpec | TerraMarketSpec | SynthetixSpec | LstSpec,
+    Field(discriminator="type"),
 ]
 
 
@@ -615,6 +651,13 @@ class AgentsSpec(_Spec):
     min_profit_usd: NonNegative = 0.0
     arbitrage_capital_usd: NonNegative = Field(default=1e12, description="Per venue and step.")
     evaporation: EvaporationSpec = EvaporationSpec()
+    borrowers: BorrowersSpec | None = Field(
+        default=None,
+        description="Borrowers who top up or repay near liquidation (firesale.agents.borrowers).",
+    )
+    lenders: LendersSpec | None = Field(
+        default=None, description="Lenders who run on a global-games cutoff (firesale.agents.lenders)."
+    )
 
 
 class ScenarioSpec(_Spec):
@@ -630,6 +673,7 @@ class ScenarioSpec(_Spec):
     protocols: list[ProtocolSpec] = Field(min_length=1)
     agents: AgentsSpec = AgentsSpec()
     attacks: list[AttackSpec] = Field(default_factory=list)
+    policies: list[PolicySpec] = Field(default_factory=list, description="Mitigations (firesale.policies).")
     failure_liquidity_fraction: Fraction = Field(
         default=0.2, description="Liquidity below this share of its start counts as 'liquidity near zero'."
     )

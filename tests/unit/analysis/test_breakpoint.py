@@ -18,6 +18,8 @@ The debt left, D - C / (1 + b), is bad debt whenever C < D (1 + b). Hence:
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from firesale.analysis.breakpoint import breaking_point, failure_indicators
@@ -222,3 +224,78 @@ def test_liquidity_loss_scales_every_venue_and_the_search_validates_both_ends() 
     assert apply(0.25) == {"venues.deep.depth_usd": 0.75e15}  # a quarter of the order book's depth gone
     point = with_overrides(sc, apply(0.25))
     assert point.spec.venues[0].depth_usd == 0.75e15
+
+
+_CASCADE = """
+name = "hand-liquidity"
+[simulation]
+n_steps = 2
+dt = 300
+record = ["bad_debt"]
+[[assets]]
+name = "WETH"
+price = 2000.0
+[[assets]]
+name = "USDC"
+price = 1.0
+[market]
+model = "shock"
+shape = "drop"
+depth = { WETH = 0.1 }
+start = 300
+[[venues]]
+type = "orderbook"
+name = "book"
+asset = "WETH"
+depth_usd = 1e6
+depth_move = 0.01
+impact = "linear"
+permanent = 1.0
+half_life = 1e12
+[[venues]]
+type = "orderbook"
+name = "usdc-book"
+asset = "USDC"
+depth_usd = 1e300
+impact = "linear"
+[[oracles]]
+name = "eth"
+asset = "WETH"
+type = "market"
+[[oracles]]
+name = "usd"
+asset = "USDC"
+type = "market"
+[agents]
+gas_price_gwei = 0.0
+"""
+
+
+def test_liquidity_breaking_point_is_where_anothers_fire_sale_makes_the_lender_insolvent() -> None:
+    # WETH drops 10 % to p1 = 1,800. "big" (1,000 WETH against 1.8M, threshold 0.70 and bonus 40 % so that its
+    # liquidator is paid even on a thin book) is closed in full and all of its WETH, $1.8M at p1, is sold into the shared book, whose depth after a liquidity loss x is
+    # 1e6 (1 - x): linear, fully permanent impact takes WETH to p2 = 1800 exp(-0.01 * 1.8e6 / (1e6 (1 - x))).
+    # "lender" (100 WETH against 140,000: HF 0.8 * 180,000 / 140,000 = 1.029 at p1) is then closed in full
+    # (HF < 0.95) and left with bad debt exactly when 100 p2 < 140,000 * 1.05, i.e. p2 < 1,470:
+    # x* = 1 - 0.018 / ln(1800 / 1470).
+    text = _CASCADE
+    for name, coll, debt in (("big", 1000.0, 1.8e6), ("lender", 100.0, 140000.0)):
+        text += _PROTOCOL.replace("NAME", name).replace("DEBT", str(debt)).replace(
+            "collateral_amount = 100.0", f"collateral_amount = {coll}"
+        ).replace('venues = ["deep"]', 'venues = ["book"]').replace(
+            'oracle = "usd"\n', 'oracle = "usd"\nvenues = ["usdc-book"]\n'
+        )  # fmt: skip
+        if name == "big":
+            text = text.replace(
+                'ltv = 0.75\nliquidation_threshold = 0.80\nliquidation_bonus = 0.05\noracle = "eth"',
+                'ltv = 0.65\nliquidation_threshold = 0.70\nliquidation_bonus = 0.40\noracle = "eth"',
+            )
+    sc = parse_scenario(text, source="hand.toml")
+    x_star = 1 - 0.018 / math.log(1800 / 1470)
+    # Searched up to 95 % lost: beyond about 97 % big's sale no longer pays its liquidator (its average discount,
+    # 0.009 / (1 - x) in log, exceeds ln 1.4), nothing is sold and nobody breaks.
+    res = breaking_point(sc, "liquidity", criterion="insolvency", n_paths=1, tol=1e-4, hi=0.95)
+    b = res.boundaries["lender"]
+    assert b.status == "found"
+    assert b.bracket[0] <= x_star <= b.bracket[1] and b.bracket[1] - b.bracket[0] <= 1e-4
+    assert b.estimate == pytest.approx(x_star, abs=1e-4)

@@ -31,7 +31,7 @@ def test_datasets_has_the_documented_columns() -> None:
     for column in ("name", "description", "columns", "start", "end", "frequency", "source", "licence"):
         assert column in frame.columns
     assert frame["name"].is_unique
-    assert len(frame) == 21
+    assert len(frame) == 23
 
 
 @pytest.mark.parametrize("module", MODULES)

@@ -243,3 +243,29 @@ def test_an_lp_tokens_price_must_match_its_pool():
         firesale.ScenarioError, match=r"assets.UNI-LP.price: must be the pool's value over lp_supply"
     ):
         parse_scenario(LP.replace("price = 4000.0", "price = 4100.0"), source="lp.toml")
+
+
+def test_run_attribute_stores_the_split_with_the_run_and_reports_it(tmp_path):
+    from click.testing import CliRunner
+
+    from firesale.cli import main
+    from firesale.store import RunStore
+
+    path = tmp_path / "two.toml"
+    path.write_text(TWO.replace("{receipt}", ""))
+    store, report = tmp_path / "runs", tmp_path / "r.html"
+    args = ["run", str(path), "--paths", "1", "--seed", "0", "--store", str(store), "--attribute"]
+    res = CliRunner().invoke(main, [*args, "--report", str(report)])
+    assert res.exit_code == 0, res.output
+    run = RunStore(store).get(RunStore(store).runs()["id"].iloc[0])
+    stored = run.series("attribution").set_index(["protocol", "metric", "component"])["mean"]
+    # The same split as above (small's whole loss came through the shared venue), computed by the same rule.
+    p = 1800 * np.exp(-0.01 * 1500 * 1800 / D)
+    assert stored[("small", "bad_debt_usd", "venues")] == pytest.approx(140_000 - 100 * p / 1.05, rel=1e-9)
+    assert stored[("small", "bad_debt_usd", "own")] == 0.0
+    html = report.read_text()
+    assert 'id="chart-contagion-small-bad-debt-usd"' in html and "Contagion by channel" in html
+    # Distributed runs cannot attribute (its counterfactuals run here): refused before anything runs.
+    res = CliRunner().invoke(main, [*args, "--workers", "2"])
+    assert res.exit_code == 2 and "--attribute" in res.output
+    assert len(RunStore(store).runs()) == 1

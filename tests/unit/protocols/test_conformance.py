@@ -44,6 +44,7 @@ def test_every_registered_type_is_covered_here():
         "aave_v3": "here", "aave_v3.3": "here", "compound_v2": "here", "perp": "test_perp_model.py",
         "psm": "test_psm.py", "terra_market": "test_terra_market.py", "maker": "test_maker_model.py",
         "liquity": "test_liquity_model.py",
+        "synthetix": "test_synthetix.py", "lst": "test_lst.py",
     }  # fmt: skip
     assert set(protocol_types()) <= set(covered), sorted(set(protocol_types()) - set(covered))
 

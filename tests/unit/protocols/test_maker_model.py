@@ -54,13 +54,13 @@ def inputs(
     )  # fmt: skip
 
 
-def flip_model(**keepers: object) -> MakerModel:
+def flip_model(sump: float = 50_000.0, **keepers: object) -> MakerModel:
     spec = MakerSpec.model_validate({
         "name": "mcd", "type": "maker",
         "ilks": {ILK: {"collateral": "ETH", "oracle": "osm", "mat": 1.5, "line": 1e9, "chop": 1.13,
                        "flip": {"lump": 50, "beg": 1.03, "ttl": 600, "tau": 21600}}},
         "vaults": [{"ilk": ILK, "ink": 50, "art": 5000}],
-        "keepers": keepers, "flop": {"mkr_price": 1000, "mkr_supply": 1e6, "elasticity": 1.0},
+        "keepers": keepers, "flop": {"mkr_price": 1000, "mkr_supply": 1e6, "elasticity": 1.0, "sump": sump},
     })  # fmt: skip
     return MakerModel.build(spec, None)
 
@@ -103,9 +103,9 @@ def test_flipper_tend_then_dent_by_hand() -> None:
 def test_zero_bid_wins_when_no_keeper_bids_before_ttl() -> None:
     """Keepers see the auction 3600 s after the kick, the zero bidder at once: its 0 DAI bid (t = 60) expires at
     660 before any keeper arrives, so it wins all 50 ETH for nothing. The deficit is 5000 DAI (due, nothing raised),
-    which Flop covers by minting m MKR with m * 1000 * (1 - m / 1e6) = 5000:
-    m = 1e6 / 2 * (1 - sqrt(1 - 4 * 5000 / (1000 * 1e6))) = 5.000025 MKR."""
-    m = flip_model(latency=3600, zero_bidder=True)
+    which Flop (wait 0, sump 1000: five lots) covers by minting m MKR with m * 1000 * (1 - m / 1e6) = 5000:
+    m = 1e6 / 2 * (1 - sqrt(1 - 4 * 5000 / (1000 * 1e6))) = 5.000025 MKR. Nothing is left uncovered."""
+    m = flip_model(sump=1000.0, latency=3600, zero_bidder=True)
     s = m.init_state(1)
     m.round(s, inputs(1, 0, 200.0))
     f = m.round(s, inputs(1, 60, 140.0))
@@ -119,8 +119,8 @@ def test_zero_bid_wins_when_no_keeper_bids_before_ttl() -> None:
     assert s["mkr_minted"][0] == pytest.approx(mkr, rel=1e-9)
     assert mkr == pytest.approx(5.000025, rel=1e-6)
     acc = m.account(s, np.array([[140.0, 1.0]]))
-    assert acc.bad_debt_usd[0] == pytest.approx(5000.0)
-    assert acc.uncovered_usd[0] == pytest.approx(0.0)  # covered by minting MKR
+    assert acc.bad_debt_usd[0] == pytest.approx(0.0)  # covered by minting MKR
+    assert s["uncovered"][0] == pytest.approx(0.0)
 
 
 def test_a_keeper_in_time_beats_the_zero_bid() -> None:

@@ -105,16 +105,23 @@ def test_vault_share_price_and_spot_hedge_flows() -> None:
 # --- the model equals the reference ---------------------------------------------------------------------------------
 
 
-def _random_case(seed: int, rule: str, n_paths: int = 2, n_rounds: int = 6) -> dict[str, np.ndarray]:
+def _random_case(
+    seed: int, rule: str, n_paths: int = 2, n_rounds: int = 6, extras: bool = False
+) -> dict[str, np.ndarray]:
+    """``extras``: also random withdrawing traders, index growth limits (some markets unlimited; the limit seeded
+    with the starting index at time 0) and books that overflow with impact."""
     rng = np.random.default_rng(seed)
     n_t, n_m = int(rng.integers(1, 7)), int(rng.integers(1, 4))
+    growth = [float(rng.choice([np.inf, 1e-5, 1e-4])) if extras else np.inf for _ in range(n_m)]
+    overflow = rng.uniform(0, 1, n_m) < 0.5 if extras else np.zeros(n_m, dtype=bool)
     markets = tuple(
         ref.MarketParams(
             tiers=((0.0, 50.0, 0.01), (float(rng.uniform(1e3, 5e4)), 20.0, 0.025)),
             book_depth_usd=float(rng.uniform(1e3, 1e5)), impact=float(rng.uniform(0.0, 0.05)),
-            premium_mean=0.0001, premium_ar=0.5, premium_vol=0.0005,
+            premium_mean=0.0001, premium_ar=0.5, premium_vol=0.0005, index_growth_limit=growth[m],
+            overflow=bool(overflow[m]),
         )
-        for _ in range(n_m)
+        for m in range(n_m)
     )  # fmt: skip
     params = ref.VenueParams(
         markets=markets, fee_rate=float(rng.uniform(0, 0.01)), partial_threshold_usd=float(rng.uniform(1e3, 1e5)),
@@ -126,17 +133,20 @@ def _random_case(seed: int, rule: str, n_paths: int = 2, n_rounds: int = 6) -> d
     isolated = rng.uniform(0, 1, (n_t, n_m)) < 0.4
     iso = np.where(isolated, np.abs(size) * entry * rng.uniform(0.02, 0.2, (n_t, n_m)), 0.0)
     cash = rng.uniform(0, 500, n_t)
+    withdraws = rng.uniform(0, 1, n_t) < 0.5 if extras else np.zeros(n_t, dtype=bool)
     model = PerpVenue(
         "v", params, tuple(f"A{m}" for m in range(n_m)), tuple(f"o{m}" for m in range(n_m)), "USD", "",
         tuple(() for _ in range(n_m)), cash, size, entry, iso, isolated, float(rng.uniform(0, 300)),
-        float(rng.uniform(0, 1e4)), np.full(n_m, 0.0002), token="HLP", seed=seed,
+        float(rng.uniform(0, 1e4)), np.full(n_m, 0.0002), token="HLP", seed=seed, withdraws=withdraws,
+        index0=idx0 if extras else None,
     )  # fmt: skip
     state = model.init_state(n_paths)
     books = [
         ref.PerpBook(cash=list(cash), size=[list(r) for r in size], entry=[list(r) for r in entry],
                      iso_margin=[list(r) for r in iso], isolated=[list(map(bool, r)) for r in isolated],
                      insurance=model.insurance0, vault_cash=model.vault_capital, premium=list(model.premium0),
-                     next_funding=3600.0)
+                     next_funding=3600.0, withdraws=list(map(bool, withdraws)),
+                     band_last=list(idx0) if extras else [], band_time=0.0 if extras else np.nan)
         for _ in range(n_paths)
     ]  # fmt: skip
     log_index = np.log(idx0) + np.cumsum(rng.normal(0, 0.15, (n_rounds, n_paths, n_m)), axis=0)
@@ -162,7 +172,8 @@ def _random_case(seed: int, rule: str, n_paths: int = 2, n_rounds: int = 6) -> d
                 (state["vault_pos"][p], book.vault_pos), (state["vault_cost"][p], book.vault_cost),
                 (state["socialised"][p], book.socialised), (state["adl_notional"][p], book.adl_notional),
                 (state["premium"][p], book.premium), (state["funding_in"][p], book.funding_in),
-                (state["n_liquidated"][p], book.n_liquidated),
+                (state["n_liquidated"][p], book.n_liquidated), (state["withdrawn"][p], book.withdrawn),
+                (state["insurance_paid"][p], book.insurance_paid), (state["exhausted"][p], float(book.exhausted)),
             ):  # fmt: skip
                 np.testing.assert_allclose(got, np.asarray(want, dtype=float), rtol=1e-9, atol=1e-9 * scale)
     return state.arrays
@@ -172,6 +183,23 @@ def _random_case(seed: int, rule: str, n_paths: int = 2, n_rounds: int = 6) -> d
 @given(seed=st.integers(0, 2**31 - 1), rule=st.sampled_from(ref.ADL_RULES))
 def test_model_equals_reference_on_random_books(seed: int, rule: str) -> None:
     _random_case(seed, rule)
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), rule=st.sampled_from(ref.ADL_RULES))
+def test_model_equals_reference_with_withdrawals_and_index_limits(seed: int, rule: str) -> None:
+    a = _random_case(seed, rule, extras=True)
+    assert np.all(a["withdrawn"] >= 0.0)
+
+
+def test_random_books_reach_withdrawals_and_clamped_index() -> None:
+    # the extras branches are reached: some seed withdraws, and some clamps the index
+    reached_w = reached_c = False
+    for seed in range(12):
+        a = _random_case(seed, "binance", extras=True)
+        reached_w |= bool(a["withdrawn"].sum() > 0)
+        reached_c |= bool(np.isfinite(a["band_ref"]).any() and a["band_dt"].max() > 0)
+    assert reached_w and reached_c
 
 
 def test_random_books_reach_adl_and_socialised_loss() -> None:

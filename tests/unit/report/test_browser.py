@@ -12,8 +12,11 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from firesale.analysis.sensitivity import STATISTICS, SensitivityResult
 from firesale.report import build_charts, write_report
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -56,16 +59,40 @@ sync_api = pytest.importorskip(
 )
 
 
-NEW_CHARTS = {"worst-paths", "worst-prices", "liquidation-curve-asset", "bad-debt-asset"}
+NEW_CHARTS = {
+    "worst-paths", "worst-prices", "liquidation-curve-asset", "bad-debt-asset", "slippage-at-size", "oracle-lag",
+    "sensitivities",
+}  # fmt: skip
+
+
+def _sensitivities(run) -> SensitivityResult:
+    """One bump with made-up effects: enough for the section and its chart to draw."""
+    rows = [
+        {"key": "protocols.lender.reserves.WETH.liquidation_bonus", "label": f"{EVIL_PROTOCOL} WETH bonus",
+         "kind": "bonus", "step": "-0.01 / +0.01", "base_value": 0.05, "down": 0.04, "up": 0.06, "statistic": key,
+         "statistic_label": label, "unit": unit, "method": "central", "effect": 1.0, "se": 0.1, "ci_low": 0.8,
+         "ci_high": 1.2, "se_unpaired": 0.3, "down_effect": -1.0, "down_se": 0.1, "up_effect": 1.0, "up_se": 0.1,
+         "significant": True}
+        for key, label, unit in STATISTICS
+    ]  # fmt: skip
+    base = {"bad_debt_mean_usd": 1.0, "p_bad_debt": 0.1, "liquidated_mean_usd": 1.0}
+    return SensitivityResult(run.scenario.name, 7, 100, base, pd.DataFrame(rows), [], 0.95, 1.0, run)
 
 
 def test_report_renders_in_chromium(make_run, tmp_path):
     run = make_run(name=EVIL_NAME, protocol=EVIL_PROTOCOL)
     metrics = run.metrics.copy()
     metrics[f"bad_debt_usd_{EVIL_PROTOCOL}_USDC"] = metrics[f"bad_debt_usd_{EVIL_PROTOCOL}"]
-    run = dataclasses.replace(run, metrics=metrics)
-    report = write_report(run, tmp_path / "report.html", compare=run)
-    expected = [f"chart-{c.key}" for c in build_charts(run, compare=run) if c.figure is not None]
+    # Oracle answers recorded: the ETH feed stuck at its start for an hour, then the market.
+    paths = dict(run.paths)
+    paths["oracle_eth-usd"] = np.where(np.arange(25)[None, :] < 12, 2000.0, paths["price_WETH"]).astype(
+        np.float32
+    )
+    run = dataclasses.replace(run, metrics=metrics, paths=paths)
+    sens = _sensitivities(run)
+    report = write_report(run, tmp_path / "report.html", compare=run, sensitivities=sens)
+    charts = build_charts(run, compare=run, sensitivities=sens)
+    expected = [f"chart-{c.key}" for c in charts if c.figure is not None]
     url = report.resolve().as_uri()
     console: list[tuple[str, str]] = []
     errors: list[str] = []

@@ -33,7 +33,7 @@ def test_every_chart_of_a_full_run_is_drawn(result):
     assert drawn == {
         "price-0", "bad-debt-histogram", "bad-debt-tail", "bad-debt-protocol", "bad-debt-time",
         "liquidations-time", "cascade-depth", "liquidator-economics", "health-factors", "liquidation-curve",
-        "flags-per-path", "flags-time", "worst-paths", "worst-prices", "liquidation-curve-asset",
+        "flags-per-path", "flags-time", "worst-paths", "worst-prices", "liquidation-curve-asset", "slippage-at-size",
     }  # fmt: skip
     # This hand-built run has no per-asset bad-debt columns: said, not drawn.
     assert charts["bad-debt-asset"].figure is None

@@ -1,0 +1,119 @@
+"""Actions: what a policy does to its protocol while in force, only through the protocol contract.
+
+A protocol offers named controls (:meth:`firesale.protocols.ProtocolModel.controls`); an action calls them with
+per-path values, and only when what it asks changes, so a run whose policies never fire never touches a model (its
+models keep their fast paths, bit-identical to a run without policies).
+
+- ``pause_liquidations``: :meth:`~firesale.protocols.ProtocolModel.pause_liquidations`. A reserve or pool pause
+  stops every liquidation (Aave v3 ``ValidationLogic.validateLiquidationCall``: ``ReservePaused``); with
+  ``below_health_factor = 0.95`` accounts below that health factor go on being liquidated, as Aave's
+  ``PriceOracleSentinel`` allows (the same function: ``healthFactor < MINIMUM_HEALTH_FACTOR_LIQUIDATION_THRESHOLD``
+  passes the sentinel; aave-dao/aave-v3-origin src/contracts/protocol/libraries/logic/ValidationLogic.sol).
+- ``scale``: :meth:`~firesale.protocols.ProtocolModel.scale_parameter` by a constant factor (1 where not in force).
+- ``scale_with_trigger``: the factor is the trigger's value over its threshold, rounded *up* to a multiple of 0.05
+  (so a lending market runs its kernel once per distinct value, not once per path) and kept within
+  ``[1, max_factor]``; on ``reserves.<asset>.liquidation_margin`` (1 - threshold) with a ``realised_volatility``
+  trigger, the margin a position keeps above liquidation grows in proportion to volatility above the threshold,
+  as exchange margins are set from volatility (CME SPAN scanning ranges).
+- ``backstop``: :meth:`~firesale.protocols.ProtocolModel.add_reserves` once, when it comes in force: ``share`` of the
+  protocol's debt at the start (USD at starting prices) becomes first-loss capital, absorbing bad debt before the
+  protocol's depositors do (Aave's Umbrella / Safety Module, an insurance fund).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from firesale.exceptions import SimulationError
+from firesale.policies.spec import ActionSpec, TriggerSpec
+
+__all__ = ["Action", "make_action"]
+
+#: scale_with_trigger factors are rounded up to a multiple of this.
+FACTOR_STEP = 0.05
+_DEFAULT_MAX_FACTOR = 3.0
+
+
+class Action:
+    """One policy's action on one protocol; ``apply`` is called every step with where it is in force."""
+
+    def __init__(self, spec: ActionSpec) -> None:
+        self.spec = spec
+        self.last: np.ndarray | None = None  # what was last asked of the model (None: nothing yet)
+
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        """What to ask of the model on each path."""
+        raise NotImplementedError
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        raise NotImplementedError
+
+    def apply(self, model: Any, state: Any, in_force: np.ndarray, value: np.ndarray) -> None:
+        if self.last is None and not in_force.any():
+            return  # never in force yet: the model is left alone
+        wanted = self.wanted(in_force, value)
+        if self.last is not None and np.array_equal(wanted, self.last):
+            return
+        self.send(model, state, wanted)
+        self.last = wanted
+
+
+class Pause(Action):
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return in_force.copy()
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        model.pause_liquidations(state, wanted, below_health_factor=self.spec.below_health_factor or 0.0)
+
+
+class Scale(Action):
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return np.where(in_force, float(self.spec.factor), 1.0)  # type: ignore[arg-type]
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        model.scale_parameter(state, str(self.spec.parameter), wanted)
+
+
+class ScaleWithTrigger(Scale):
+    def __init__(self, spec: ActionSpec, trigger: TriggerSpec) -> None:
+        super().__init__(spec)
+        self.threshold = float(trigger.threshold)  # type: ignore[arg-type]
+        self.max_factor = spec.max_factor if spec.max_factor is not None else _DEFAULT_MAX_FACTOR
+
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        steps = np.ceil(
+            value / self.threshold / FACTOR_STEP - 1e-9
+        )  # up: never less margin than the ratio asks
+        factor = np.clip(steps * FACTOR_STEP, 1.0, self.max_factor)
+        return np.where(in_force, factor, 1.0)
+
+
+class Backstop(Action):
+    def __init__(self, spec: ActionSpec, debt0_usd: np.ndarray) -> None:
+        super().__init__(spec)
+        self.capital = float(spec.share) * debt0_usd  # type: ignore[arg-type]
+
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return in_force | (self.last if self.last is not None else False)  # once deployed, it stays
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        new = wanted & ~(self.last if self.last is not None else np.zeros_like(wanted))
+        model.add_reserves(state, np.where(new, self.capital, 0.0))
+
+
+def make_action(
+    spec: ActionSpec, trigger: TriggerSpec, model: Any, state: Any, market0: np.ndarray
+) -> Action:
+    """The action of ``spec`` on ``model`` (whose starting state and starting market prices a backstop sizes on)."""
+    if spec.type == "pause_liquidations":
+        return Pause(spec)
+    if spec.type == "scale":
+        return Scale(spec)
+    if spec.type == "scale_with_trigger":
+        return ScaleWithTrigger(spec, trigger)
+    debt = model.account(state, market0, by_asset=True).liabilities_usd
+    if debt is None:
+        raise SimulationError(f"{model.name}: a backstop is sized on the debt, and the model reports none")
+    return Backstop(spec, np.asarray(debt, dtype=float))
