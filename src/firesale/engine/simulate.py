@@ -37,6 +37,7 @@ _SERIES = {
     "rounds": "cascade rounds in the step",
     "flags": "systemic-failure flags: liquidity, unclearable, oracle",
     "oracle": "each oracle's reported answer (USD)",
+    "depth": "each venue's liquidity measure (an order book's depth in USD, a pool's own measure)",
 }
 
 #: Implementations of the liquidation kernels, by name (``simulate(kernel=...)``).
@@ -53,7 +54,11 @@ def recorded_variables(scenario: Scenario) -> int:
     spec = scenario.spec
     record = set(spec.simulation.record)
     n = 2 * len(spec.assets) * ("price" in record) + len(record & {"bad_debt", "liquidated", "rounds"})
-    n += 3 * ("flags" in record) + len(spec.oracles) * ("oracle" in record)
+    n += (
+        3 * ("flags" in record)
+        + len(spec.oracles) * ("oracle" in record)
+        + len(spec.venues) * ("depth" in record)
+    )
     own = [r for r in record if "." in r]
     if own:
         from firesale.protocols import protocol_type
@@ -343,6 +348,11 @@ def _block_relatives(model, spec, seed: int, block: int) -> np.ndarray:  # type:
     return np.asarray(rel, dtype=float)
 
 
+def _float32(x: np.ndarray) -> np.ndarray:
+    """``x`` as recorded (float32), an "infinitely deep" venue (depth_usd = 1e300) held at float32's largest value."""
+    return np.minimum(x, np.finfo(np.float32).max)
+
+
 class _Recorder:
     """Keeps the per-path value of each recorded variable at every step (float32)."""
 
@@ -366,6 +376,10 @@ class _Recorder:
             for k, feed in enumerate(world.oracles.feeds):
                 self.arrays[f"oracle_{feed.name}"] = np.empty(shape, dtype=np.float32)
                 self.arrays[f"oracle_{feed.name}"][:, 0] = world.oracles.reported(k, 0.0)
+        if "depth" in record:
+            for k, venue in enumerate(bp.scenario.spec.venues):
+                self.arrays[f"depth_{venue.name}"] = np.empty(shape, dtype=np.float32)
+                self.arrays[f"depth_{venue.name}"][:, 0] = _float32(world.venues.depth(k))
         # A protocol's own series, "<protocol>.<series>" ("<protocol>.*": all it offers); the loader checked them.
         self.own: list[tuple[int, str, str]] = []
         for pi, plan in enumerate(bp.plans):
@@ -401,4 +415,7 @@ class _Recorder:
         if "oracle" in self.record:
             for k, feed in enumerate(world.oracles.feeds):
                 self.arrays[f"oracle_{feed.name}"][:, t] = world.oracles.reported(k, t * world.bp.dt)
+        if "depth" in self.record:
+            for k, venue in enumerate(world.bp.scenario.spec.venues):
+                self.arrays[f"depth_{venue.name}"][:, t] = _float32(world.venues.depth(k))
         self._take_own(world, t)

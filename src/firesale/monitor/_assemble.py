@@ -204,10 +204,11 @@ def path_indicators(
 
     Notes
     -----
-    The engine records whether depth fell below its failure fraction, whether liquidations were left unserved and
+    With ``"depth"`` recorded, each venue's depth against its start is the liquidity indicator ``liquidity:<venue>``.
+    The flags say whether depth fell below its failure fraction, whether liquidations were left unserved and
     whether an oracle was off, not the amounts; each flag becomes a failed grade of its dimension
     (``liquidity:engine flag`` 0 when flagged else 1; ``margin:engine flag`` and ``oracle_deviation:engine flag``
-    1 when flagged else 0). Per-venue depth, oracle answers and reserve levels per step are not recorded yet.
+    1 when flagged else 0). Reserve levels per step are not recorded yet.
     """
     config = config or ClassifierConfig()
     owner = "path_indicators"
@@ -235,6 +236,11 @@ def path_indicators(
         stack = np.stack([prices[a] for a in buffers or {}], axis=-1)
         _, mx = ind.rolling_correlation(stack, config.corr_window)
         out[f"correlation:{', '.join(buffers or {})}"] = mx
+    for key in paths:
+        if key.startswith("depth_"):  # recorded with "depth": each venue's liquidity against its start
+            out[f"liquidity:{key.removeprefix('depth_')}"] = ind.depth_ratio(
+                np.asarray(paths[key], dtype=float)
+            )
     if "flag_liquidity" in paths:
         out["liquidity:engine flag"] = np.where(np.asarray(paths["flag_liquidity"]) > 0, 0.0, 1.0)
     if "flag_unclearable" in paths:

@@ -54,7 +54,7 @@ __all__ = [
 _Spec = SpecModel
 
 #: Series ``simulation.record`` may name (the engine's recorder keeps the same names).
-RECORDABLE = ("price", "bad_debt", "liquidated", "rounds", "flags", "oracle")
+RECORDABLE = ("price", "bad_debt", "liquidated", "rounds", "flags", "oracle", "depth")
 
 
 class SimulationSpec(_Spec):

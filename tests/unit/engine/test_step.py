@@ -3,6 +3,7 @@ venues balance and its capital budget, evaporation on the volatile side, oracles
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -225,3 +226,27 @@ def test_an_oracle_fault_flags_only_protocols_that_read_it():
     read = 'type = "market"\nfaults = [{ kind = "wrong", start = 0, end = 1e9, factor = 2.0 }]'
     r = firesale.simulate(scenario(venues=BOOK, oracle=read), n_paths=1, seed=0)
     assert r.metrics["steps_oracle_flag"].iloc[0] == 2
+
+
+def test_recorded_depth_is_each_venues_liquidity_and_feeds_the_monitors_liquidity_indicator():
+    # As above: ETH falls 20 % at step 1 with sensitivity 1, so the pool's LPs withdraw 20 % of its liquidity and
+    # the USDC book (sensitivity 0) keeps all of its 1e300. Recorded with "depth", the pool's measure falls to 0.8 of
+    # its start from step 1 on, and the monitor's liquidity indicator of that venue reads 0.8.
+    from firesale.monitor import path_indicators
+
+    pool = '[[venues]]\ntype = "constant_product"\nname = "pool"\ncoins = ["USDC", "WETH"]\nreserves = [20000000.0, 10000.0]\nfee_bps = 30\n'
+    agents = "[agents.evaporation]\nsensitivity = 1.0\nmax_withdraw = 0.8\nvenues.usdc-book = { sensitivity = 0.0 }"
+    sc = scenario(venues=pool, depth=0.20, weth_venues='"pool"', agents=agents)
+    spec = sc.spec.model_copy(
+        update={"simulation": sc.spec.simulation.model_copy(update={"record": ["depth"]})}
+    )
+    res = firesale.simulate(dataclasses.replace(sc, spec=spec), seed=0)
+    # The pool's measure (sqrt of x y) also keeps the 30 bp fee of the arbitrage that follows the fall, which adds
+    # about 1e-4: the withdrawal is what the tolerance checks.
+    d = res.paths["depth_pool"][0].astype(float)
+    np.testing.assert_allclose(d[1:] / d[0], 0.8, rtol=5e-4)
+    assert (d[1:] / d[0] > 0.8).all()
+    # An "infinitely deep" book (1e300) is recorded at float32's largest value, constant.
+    assert (res.paths["depth_usdc-book"][0] == np.finfo(np.float32).max).all()
+    ind = path_indicators(res.paths, 300.0)
+    np.testing.assert_allclose(ind["liquidity:pool"][0, 1:], d[1:] / d[0], rtol=1e-6)

@@ -36,7 +36,7 @@ def test_unknown_recorded_series_is_refused_with_a_suggestion():
     )
     assert _problems(text) == [
         "simulation.record: unknown series 'bad_dept' (did you mean 'bad_debt'?); recordable: price, bad_debt, "
-        "liquidated, rounds, flags, oracle, got ['price', 'bad_dept']"
+        "liquidated, rounds, flags, oracle, depth, got ['price', 'bad_dept']"
     ]
 
 
