@@ -14,12 +14,18 @@ Every agent has the same shape: built once per batch from the scenario, told abo
 (``new_step``), and acting on the venue set and market prices the engine passes.
 """
 
-from firesale.agents.arbitrageurs import Arbitrageurs
-from firesale.agents.attackers import Attackers
-from firesale.agents.borrowers import Borrowers
-from firesale.agents.lenders import Lenders
-from firesale.agents.liquidators import Liquidators, gas_price_path
-from firesale.agents.providers import LiquidityProviders
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from firesale.agents.arbitrageurs import Arbitrageurs
+    from firesale.agents.attackers import Attackers
+    from firesale.agents.borrowers import Borrowers
+    from firesale.agents.lenders import Lenders
+    from firesale.agents.liquidators import Liquidators, gas_price_path
+    from firesale.agents.providers import LiquidityProviders
 
 __all__ = [
     "Arbitrageurs",
@@ -30,3 +36,20 @@ __all__ = [
     "LiquidityProviders",
     "gas_price_path",
 ]
+
+# Names load on first use: the scenario schema reads the behaviour agents' specs without importing every agent.
+_LAZY = {
+    "Arbitrageurs": "firesale.agents.arbitrageurs",
+    "Attackers": "firesale.agents.attackers",
+    "Borrowers": "firesale.agents.borrowers",
+    "Lenders": "firesale.agents.lenders",
+    "Liquidators": "firesale.agents.liquidators",
+    "LiquidityProviders": "firesale.agents.providers",
+    "gas_price_path": "firesale.agents.liquidators",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'firesale.agents' has no attribute {name!r}")

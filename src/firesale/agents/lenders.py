@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import numpy as np
 from pydantic import Field
-from scipy.special import ndtr
 
 from firesale.scenario._types import Finite, Name, Positive, SpecModel
 
@@ -63,6 +62,8 @@ class LenderRule:
 
     def share_running(self, theta: np.ndarray) -> np.ndarray:
         """:math:`\\Phi((\\theta^* - \\theta)/\\sigma)`, elementwise."""
+        from scipy.special import ndtr  # loaded only when lenders are on: scipy is slow to import
+
         return ndtr((self.cutoff - theta) / self.noise)
 
 

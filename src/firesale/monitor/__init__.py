@@ -10,22 +10,28 @@
 * :class:`SnapshotMonitor`: the same over a directory of snapshots, with alerts on state changes;
   :mod:`firesale.monitor.page` serves its live page on the loopback interface.
 
-See ``docs/monitor.md``.
+See ``docs/monitor.md``. Names load on first use, so the command line can register its commands cheaply.
 """
 
-from firesale.monitor._assemble import compute_indicators, path_indicators
-from firesale.monitor.backtest import (
-    BacktestResult,
-    backtest_var,
-    christoffersen_independence,
-    conditional_coverage,
-    kupiec_pof,
-    var_forecast,
-)
-from firesale.monitor.classifier import Classification, classify, grade
-from firesale.monitor.snapshots import Alert, SnapshotMonitor
-from firesale.monitor.thresholds import DIMENSIONS, Band, ClassifierConfig
-from firesale.monitor.warning import EVENTS, calibrate_config, early_warning, false_alarms
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from firesale.monitor._assemble import compute_indicators, path_indicators
+    from firesale.monitor.backtest import (
+        BacktestResult,
+        backtest_var,
+        christoffersen_independence,
+        conditional_coverage,
+        kupiec_pof,
+        var_forecast,
+    )
+    from firesale.monitor.classifier import Classification, classify, grade
+    from firesale.monitor.snapshots import Alert, SnapshotMonitor
+    from firesale.monitor.thresholds import DIMENSIONS, Band, ClassifierConfig
+    from firesale.monitor.warning import EVENTS, calibrate_config, early_warning, false_alarms
 
 __all__ = [
     "DIMENSIONS",
@@ -49,3 +55,33 @@ __all__ = [
     "path_indicators",
     "var_forecast",
 ]
+
+
+_LAZY = {
+    "compute_indicators": "firesale.monitor._assemble",
+    "path_indicators": "firesale.monitor._assemble",
+    "BacktestResult": "firesale.monitor.backtest",
+    "backtest_var": "firesale.monitor.backtest",
+    "christoffersen_independence": "firesale.monitor.backtest",
+    "conditional_coverage": "firesale.monitor.backtest",
+    "kupiec_pof": "firesale.monitor.backtest",
+    "var_forecast": "firesale.monitor.backtest",
+    "Classification": "firesale.monitor.classifier",
+    "classify": "firesale.monitor.classifier",
+    "grade": "firesale.monitor.classifier",
+    "Alert": "firesale.monitor.snapshots",
+    "SnapshotMonitor": "firesale.monitor.snapshots",
+    "DIMENSIONS": "firesale.monitor.thresholds",
+    "Band": "firesale.monitor.thresholds",
+    "ClassifierConfig": "firesale.monitor.thresholds",
+    "EVENTS": "firesale.monitor.warning",
+    "calibrate_config": "firesale.monitor.warning",
+    "early_warning": "firesale.monitor.warning",
+    "false_alarms": "firesale.monitor.warning",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'firesale.monitor' has no attribute {name!r}")

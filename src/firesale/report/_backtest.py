@@ -16,8 +16,6 @@ from __future__ import annotations
 import pandas as pd
 from plotly.subplots import make_subplots
 
-from firesale.monitor.backtest import backtest_var, var_forecast
-from firesale.monitor.indicators import log_returns
 from firesale.report._chart import Chart, omitted
 from firesale.report._plot import COLORS, plain, style
 from firesale.report._risk import Table
@@ -64,6 +62,8 @@ def backtest_report(view: RunView) -> tuple[list[Table], list[Chart]]:
     found = _history(view)
     if isinstance(found, str):
         return [], [omitted(_KEY, SECTION, _TITLE, f"Not shown: {found}.")]
+    from firesale.monitor.backtest import backtest_var  # scipy and arch: only when a replay has the history
+
     prices, start, end = found
     window = min(250, int((prices.index < start).sum()))
     result = backtest_var(prices, models=_MODELS, level=_LEVEL, window=window)
@@ -87,6 +87,9 @@ def backtest_report(view: RunView) -> tuple[list[Table], list[Chart]]:
 
 
 def _chart(prices: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp, window: int) -> Chart:
+    from firesale.monitor.backtest import var_forecast
+    from firesale.monitor.indicators import log_returns
+
     assets = list(prices.columns)
     fig = make_subplots(
         rows=len(assets), cols=1, shared_xaxes=True, vertical_spacing=0.12 / max(len(assets), 1),

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from plotly.subplots import make_subplots
 
-from firesale.analysis.sensitivity import STATISTICS
 from firesale.report import _format as fmt
 from firesale.report._chart import Chart, omitted
 from firesale.report._plot import COLORS, plain, style
@@ -42,6 +41,8 @@ def _with_ci(r: Any, stat: str, unit: str) -> str:
 
 
 def _table(res: Any) -> Table:
+    from firesale.analysis.sensitivity import STATISTICS
+
     wide = res.frame()
     # Each (parameter, statistic) row: its step-down and step-up effects and its unpaired s.e.
     rows_by_key = {(r["key"], r["statistic"]): r for r in res.rows.to_dict("records")}
