@@ -33,6 +33,8 @@ from firesale.agents import Arbitrageurs, Attackers, Borrowers, Lenders, Liquida
 from firesale.agents.liquidators import gas_asset_index
 from firesale.engine._blueprint import Blueprint, _ModelPlan
 from firesale.engine.accounting import Accounting
+from firesale.engine.derived import reprice
+from firesale.engine.replay_baseline import add_back_baseline
 from firesale.engine.seeding import BLOCK_SIZE, BlockDraws
 from firesale.exceptions import SimulationError
 from firesale.liquidity.venues import VenueSet
@@ -47,8 +49,6 @@ CHANNELS = ("venues", "derived", "liquidators")
 #: Grid of cumulative sale sizes on which liquidators' quotes are computed: 0, then $100 to $10B, 2 per decade
 #: (linear interpolation between them errs by a small fraction of the price impact, on the cautious side).
 SALE_SIZES_USD = np.concatenate([[0.0], np.logspace(2, 10, 17)])
-#: Derived-price fixed point: iterations and relative tolerance.
-_FIXED_POINT_ITERATIONS, _FIXED_POINT_TOL = 50, 1e-12
 
 
 class World:
@@ -131,53 +131,8 @@ class World:
         return self.venues.market_prices(self.exo_now)
 
     def _reprice(self) -> np.ndarray:
-        """Derived token prices to a fixed point (cross-holdings): issued tokens from their issuer's books, LP tokens
-        from their pool's value."""
-        market = self.market_prices()
-        if not self.has_issued:
-            return market
-        for _ in range(_FIXED_POINT_ITERATIONS):
-            change = np.zeros(self.n_paths)
-            for (
-                token,
-                k,
-                supply,
-            ) in self.bp.lp_tokens:  # LP tokens: the pool's value at market over the supply
-                new = self.venues.pool_value(k, market) / supply
-                old = self.exo_now[:, token]
-                change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
-                self.exo_now[:, token] = new
-            for j, (token, pi, elasticity, value0) in enumerate(self.bp.protocol_tokens):
-                # A protocol's token: its holders bear the loss the protocol's reserves do not cover.
-                plan = self.bp.plans[pi]
-                uncovered = plan.model.account(self.states[pi], market[:, plan.assets]).uncovered_usd
-                factor = np.maximum(0.0, 1.0 - elasticity * uncovered / value0)
-                self.loss_factor[:, j] = factor if "derived" in self.channels else 1.0
-                new = self.exo[:, self.t, token] * self.loss_factor[:, j]
-                old = self.exo_now[:, token]
-                change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
-                self.exo_now[:, token] = new
-            for plan, state in zip(self.bp.plans, self.states, strict=True):
-                if not plan.issued:
-                    continue
-                mkt = market[:, plan.assets]
-                book = plan.model.account(state, mkt)
-                prices = plan.model.token_prices(state, mkt, book)
-                names = [t.name for t in plan.model.issued if t.name in self.bp.assets]
-                for (token, under), name in zip(plan.issued, names, strict=True):
-                    new = prices[name] if "derived" in self.channels else mkt[:, under]
-                    old = self.exo_now[:, token]
-                    change = np.maximum(change, np.abs(new - old) / np.maximum(np.abs(old), 1e-300))
-                    self.exo_now[:, token] = new
-            market = self.market_prices()
-            if not (change > _FIXED_POINT_TOL).any():
-                return market
-        paths = np.flatnonzero(change > _FIXED_POINT_TOL) + self.first_path
-        shown = ", ".join(str(p) for p in paths[:10]) + (", ..." if paths.size > 10 else "")
-        raise SimulationError(
-            f"derived token prices did not converge at step {self.t} on {paths.size} path(s) ({shown}) after "
-            f"{_FIXED_POINT_ITERATIONS} iterations (a cross-holding cycle with no fixed point)"
-        )
+        """Derived token prices to a fixed point (:func:`firesale.engine.derived.reprice`); the market prices."""
+        return reprice(self) if self.has_issued else self.market_prices()
 
     # ----- the step -------------------------------------------------------------------------------------------
     def step(self) -> None:
@@ -199,7 +154,7 @@ class World:
         self.arbitrageurs.new_step()
         self.arbitrageurs.run(self.venues, self.exo_now)
         if self.baseline is not None:
-            self._add_back_baseline(t)
+            add_back_baseline(self, t)
         market = self._reprice()
         self.attackers.act(self.venues, market, time, bp.dt)
         self.oracles.poke(time, market, self.venues, step_start=True)
@@ -238,17 +193,6 @@ class World:
                                                        bp.scenario.spec.failure_oracle_deviation))  # fmt: skip
         if self.debug:
             self.check_conservation()
-
-    def _add_back_baseline(self, t: int) -> None:
-        """Undo the impact of the baseline's sales (and purchases) of step ``t`` on the venues they would use."""
-        market = self.market_prices()
-        for plan, log in zip(self.bp.plans, self.baseline, strict=True):  # type: ignore[arg-type]
-            for r, a in enumerate(plan.assets):
-                if log["sell"][:, t, r].any():
-                    self.venues.add_back(int(a), log["sell"][:, t, r], plan.venues[r], market, self.exo_now)
-                # a purchase's impact is undone by a sale, whose proceeds go nowhere
-                if log["buy"][:, t, r].any():
-                    self.venues.sell(int(a), log["buy"][:, t, r], plan.venues[r], market, self.exo_now)
 
     def _round(self, pi: int, plan: _ModelPlan, state, market: np.ndarray, active: np.ndarray,  # type: ignore[no-untyped-def]
                cap: LiquidatorCapacity, time: float):  # fmt: skip

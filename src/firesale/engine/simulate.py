@@ -21,6 +21,7 @@ from firesale.agents.liquidators import gas_price_path
 from firesale.engine._blueprint import Blueprint
 from firesale.engine._summaries import SeriesSummary, merge_into, summarize
 from firesale.engine._world import CHANNELS, World
+from firesale.engine.replay_baseline import baseline_flows
 from firesale.engine.seeding import BLOCK_SIZE, block_generator
 from firesale.exceptions import ParameterError, ScenarioError
 from firesale.results import SimulationResult
@@ -309,14 +310,7 @@ def _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation):  # typ
     keep = min(n_paths - lo, relatives.shape[0])
     exo = bp.exogenous_prices(relatives[:keep])
     gas = gas_price_path(bp.scenario, bp.assets, exo, bp.dt)
-    baseline = None
-    if getattr(spec.market, "impact", None) == "deviation" and bp.plans:
-        # The replayed prices contain the real flows: a first pass at those prices, its sales moving nothing,
-        # gives the flows they are taken to contain; the run then adds back their impact each step.
-        first = World(bp, exo, gas, seed=seed, blocks=blocks, absorb_sales=True)
-        for _ in range(n_t):
-            first.step()
-        baseline = first.flow_log
+    baseline = baseline_flows(bp, exo, gas, seed, blocks)
     world = World(
         bp, exo, gas, debug=debug, channels=isolation[0], focus=isolation[1], seed=seed, blocks=blocks,
         baseline=baseline,

@@ -22,6 +22,7 @@ models keep their fast paths, bit-identical to a run without policies).
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -36,19 +37,20 @@ FACTOR_STEP = 0.05
 _DEFAULT_MAX_FACTOR = 3.0
 
 
-class Action:
+class Action(ABC):
     """One policy's action on one protocol; ``apply`` is called every step with where it is in force."""
 
     def __init__(self, spec: ActionSpec) -> None:
         self.spec = spec
         self.last: np.ndarray | None = None  # what was last asked of the model (None: nothing yet)
 
+    @abstractmethod
     def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
         """What to ask of the model on each path."""
-        raise NotImplementedError
 
+    @abstractmethod
     def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
-        raise NotImplementedError
+        """Ask it of the model, through the protocol contract's controls."""
 
     def apply(self, model: Any, state: Any, in_force: np.ndarray, value: np.ndarray) -> None:
         if self.last is None and not in_force.any():

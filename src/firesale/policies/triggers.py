@@ -23,6 +23,7 @@ Series (:data:`firesale.policies.spec.SERIES`):
 from __future__ import annotations
 
 import operator
+from abc import ABC, abstractmethod
 from typing import Any
 
 import numpy as np
@@ -34,15 +35,15 @@ __all__ = ["Trigger", "make_trigger"]
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
 
-class Trigger:
+class Trigger(ABC):
     """A series per path and its comparison. Subclasses give :meth:`value`."""
 
     def __init__(self, spec: TriggerSpec) -> None:
         self.spec = spec
 
+    @abstractmethod
     def value(self, world: Any, time: float, market: np.ndarray) -> np.ndarray:
         """The series now, shape (n_paths,)."""
-        raise NotImplementedError
 
     def holds(self, value: np.ndarray) -> np.ndarray:
         """Where the trigger holds, bool of shape (n_paths,)."""
