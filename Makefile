@@ -24,7 +24,12 @@ lint: $(STAMP)
 test: lint
 	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider
 
-bench: $(STAMP)
+# The benchmarks also need the bench extra (mesa, for benchmarks/mesa_world.py); `make test` does not.
+$(VENV)/.installed-bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
+	@touch $@
+
+bench: $(VENV)/.installed-bench
 	$(BIN)/python -m pytest benchmarks -q -s --benchmark-columns=min,mean,rounds -p no:cacheprovider
 
 clean:

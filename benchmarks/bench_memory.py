@@ -7,6 +7,7 @@ measured count. "measured" is peak RSS minus that baseline: what the run itself 
 
     .venv/bin/python benchmarks/bench_memory.py --paths 2000 10000 25000
     .venv/bin/python benchmarks/bench_memory.py --paths 100000 --stream
+    .venv/bin/python benchmarks/bench_memory.py --scenario btc-perp-2021-05 --paths 256 1024 2048
 """
 
 from __future__ import annotations

@@ -7,7 +7,15 @@ driven directly with synthetic geometric-Brownian index paths (80 % annual volat
 half the paths, so liquidations, vault takeovers and ADL happen), one round per step plus repeat rounds while any
 liquidation happened (as the engine's cascade would), funding every 8 hours.
 
-Run: ``.venv/bin/python benchmarks/bench_perps.py --paths 20 --block 10``; ``--compare-adl`` runs the ADL-rule
+Kernels: ``--kernel both`` (the default) times the NumPy reference and the Numba kernels
+(:mod:`firesale.protocols._perp_kernels`) on the same blocks in one run, block by block in turn, so the ratio is
+measured under the same machine load; the two final states are checked bit-identical. ``--threads`` sets Numba's
+threads (default 1: one core, like the NumPy round). ``--steps`` runs the first steps only (the crash at step 144
+is then missing unless ``--steps`` > 144). The full configuration's time is extrapolated linearly from the sample,
+``elapsed x (10,000 / paths) x (288 / steps)``, and printed as such. ``--vol`` sets the paths' volatility (a calm
+market, ``--vol 0.2 --steps 144``, shows the bound skipping whole paths).
+
+Run: ``.venv/bin/python benchmarks/bench_perps.py --paths 10 --block 10``; ``--compare-adl`` runs the ADL-rule
 comparison of docs/perps.md instead.
 """
 
@@ -17,6 +25,7 @@ import argparse
 import dataclasses
 import time
 
+import numba
 import numpy as np
 
 from firesale.protocols.base import LiquidatorCapacity, RoundInputs, SaleQuotes
@@ -26,7 +35,7 @@ N_TRADERS, N_MARKETS, N_STEPS, DT = 10_000, 5, 288, 300.0
 FULL_PATHS = 10_000
 
 
-def venue(seed: int = 0) -> PerpVenue:
+def venue(seed: int = 0, kernel: str = "numba") -> PerpVenue:
     tiers = [
         {"notional_floor_usd": 0.0, "max_leverage": 50.0, "maintenance_margin_rate": 0.01},
         {"notional_floor_usd": 250_000.0, "max_leverage": 20.0, "maintenance_margin_rate": 0.025},
@@ -53,24 +62,24 @@ def venue(seed: int = 0) -> PerpVenue:
     isolated = rng.random((N_TRADERS, N_MARKETS)) < 0.3
     iso = np.where(isolated, notional / leverage[:, None], 0.0)
     cash = np.where(isolated, 0.0, notional).sum(axis=1) / leverage
-    return PerpVenue.from_arrays(spec, cash, size, entry, iso, isolated)
+    return PerpVenue.from_arrays(spec, cash, size, entry, iso, isolated, kernel=kernel)
 
 
-def index_paths(n_paths: int, seed: int) -> np.ndarray:
+def index_paths(n_paths: int, seed: int, vol: float = 0.8) -> np.ndarray:
     rng = np.random.default_rng(seed)
-    sigma = 0.8 * np.sqrt(DT / (365.0 * 86_400.0))
+    sigma = vol * np.sqrt(DT / (365.0 * 86_400.0))
     z = rng.standard_normal((N_STEPS, n_paths, N_MARKETS)) * sigma - 0.5 * sigma**2
     z[N_STEPS // 2, : n_paths // 2] += np.log(0.75)
     return 100.0 * np.exp(np.cumsum(z, axis=0))
 
 
 def _drive(model: PerpVenue, prices: np.ndarray, counts: list[int] | None = None) -> PerpState:
-    n_paths = prices.shape[1]
+    n_paths, n_steps = prices.shape[1], prices.shape[0]
     state = model.init_state(n_paths)
     ones = np.ones((n_paths, 1))
     cap = LiquidatorCapacity(np.zeros(n_paths, np.int64), np.zeros(n_paths), np.zeros(n_paths), 0.0)
-    quotes = SaleQuotes(np.array([0.0]), lambda p: np.zeros((len(p), N_MARKETS + 1, 1)))
-    for t in range(N_STEPS):
+    quotes = SaleQuotes(np.array([0.0]), lambda p, needed: np.zeros((len(p), N_MARKETS + 1, 1)))
+    for t in range(n_steps):
         oracle = np.concatenate([prices[t], ones], axis=1)
         active = np.ones(n_paths, dtype=bool)
         for _ in range(5):
@@ -87,10 +96,13 @@ def _drive(model: PerpVenue, prices: np.ndarray, counts: list[int] | None = None
     return state
 
 
-def run_block(model: PerpVenue, n_paths: int, seed: int) -> tuple[int, int]:
+def run_block(
+    model: PerpVenue, n_paths: int, seed: int, n_steps: int = N_STEPS, vol: float = 0.8
+) -> tuple[int, int, PerpState]:
+    """Block-rounds, liquidations and the final state of ``n_paths`` paths over the first ``n_steps`` steps."""
     counts = [0, 0]
-    _drive(model, index_paths(n_paths, seed), counts)
-    return counts[0], counts[1]
+    state = _drive(model, index_paths(n_paths, seed, vol)[:n_steps], counts)
+    return counts[0], counts[1], state
 
 
 def compare_adl(n_traders: int = 2000, n_paths: int = 8) -> None:
@@ -120,32 +132,61 @@ def compare_adl(n_traders: int = 2000, n_paths: int = 8) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--paths", type=int, default=40, help="paths timed (a sample of the 10,000)")
-    parser.add_argument("--block", type=int, default=20, help="paths per block")
+    parser.add_argument("--paths", type=int, default=10, help="paths timed (a sample of the 10,000)")
+    parser.add_argument("--block", type=int, default=10, help="paths per block")
+    parser.add_argument("--steps", type=int, default=N_STEPS, help="steps run (the first ones; of 288)")
+    parser.add_argument("--vol", type=float, default=0.8, help="annual volatility of the index paths")
+    parser.add_argument("--kernel", choices=("both", "numpy", "numba"), default="both")
+    parser.add_argument("--threads", type=int, default=1, help="Numba threads (default 1: one core)")
     parser.add_argument("--compare-adl", action="store_true", help="compare the ADL rules on a smaller book")
     args = parser.parse_args()
     if args.compare_adl:
         compare_adl()
         return
-    model = venue()
-    run_block(model, 2, seed=-1 % 2**32)  # warm-up
-    t0, c0 = time.perf_counter(), time.process_time()
-    rounds = liquidations = 0
+    numba.set_num_threads(args.threads)
+    kernels = ("numpy", "numba") if args.kernel == "both" else (args.kernel,)
+    models = {k: venue(kernel=k) for k in kernels}
+    for model in models.values():
+        run_block(model, 2, seed=-1 % 2**32, n_steps=4)  # warm-up (compiles or loads the kernels)
+    wall = dict.fromkeys(kernels, 0.0)
+    cpu = dict.fromkeys(kernels, 0.0)
+    rounds = dict.fromkeys(kernels, 0)
+    liquidations = dict.fromkeys(kernels, 0)
+    skipped = checks = 0
     for b in range(0, args.paths, args.block):
-        r, n = run_block(model, min(args.block, args.paths - b), seed=b)
-        rounds += r
-        liquidations += n
-    elapsed, cpu = time.perf_counter() - t0, time.process_time() - c0
-    cells = args.paths * N_TRADERS * N_MARKETS * N_STEPS
-    print(f"PerpVenue: {N_TRADERS:,} traders x {N_MARKETS} markets x {N_STEPS} steps, {args.paths} paths in blocks "
-          f"of {args.block}: {elapsed:.1f} s wall ({cpu:.1f} s CPU), {rounds:,} block-rounds, "
-          f"{liquidations:,} liquidations")  # fmt: skip
-    print(
-        f"  {args.paths * N_STEPS / elapsed:,.0f} path-steps/s; {cells / elapsed / 1e6:,.1f} M position-steps/s"
-    )
-    print(
-        f"  full {FULL_PATHS:,} paths on this core: {elapsed * FULL_PATHS / args.paths / 3600:,.2f} h (extrapolated)"
-    )
+        n = min(args.block, args.paths - b)
+        finals = {}
+        for k in kernels:  # the same block under each kernel in turn: the same machine load for both
+            t0, c0 = time.perf_counter(), time.process_time()
+            r, q, finals[k] = run_block(models[k], n, seed=b, n_steps=args.steps, vol=args.vol)
+            wall[k] += time.perf_counter() - t0
+            cpu[k] += time.process_time() - c0
+            rounds[k] += r
+            liquidations[k] += q
+        if "numba" in finals:
+            skipped += int(finals["numba"]["screen_skipped"].sum())
+            checks += int(finals["numba"]["n_rounds"].sum()) * N_TRADERS
+        if len(finals) == 2:
+            for key, v in finals["numpy"].arrays.items():
+                if not key.startswith("screen_") and not np.array_equal(
+                    finals["numba"][key], v, equal_nan=True
+                ):
+                    raise RuntimeError(f"kernels differ on {key} in block {b}")
+    scale = FULL_PATHS / args.paths * N_STEPS / args.steps
+    print(f"PerpVenue: {N_TRADERS:,} traders x {N_MARKETS} markets, {args.paths} paths x {args.steps} steps in blocks "
+          f"of {args.block}, volatility {args.vol:g}, Numba threads {args.threads}")  # fmt: skip
+    for k in kernels:
+        print(f"  {k:5s}: {wall[k]:7.1f} s wall ({cpu[k]:7.1f} s CPU), {rounds[k]:,} block-rounds, "
+              f"{liquidations[k]:,} liquidations; {args.paths * args.steps / wall[k]:8,.0f} path-steps/s wall "
+              f"({args.paths * args.steps / cpu[k]:8,.0f} on CPU time); full {FULL_PATHS:,} paths x {N_STEPS} steps "
+              f"EXTRAPOLATED: {wall[k] * scale / 3600:6.2f} h wall, {cpu[k] * scale / 3600:6.2f} h CPU")  # fmt: skip
+    if "numba" in kernels:
+        print(
+            f"  numba: the bound skipped {skipped:,} of {checks:,} trader checks ({skipped / max(checks, 1):.1%})"
+        )
+    if len(kernels) == 2:
+        print(f"  speed-up numba / numpy (same run, same blocks, final states bit-identical): "
+              f"{wall['numpy'] / wall['numba']:.1f}x wall, {cpu['numpy'] / cpu['numba']:.1f}x CPU")  # fmt: skip
 
 
 if __name__ == "__main__":

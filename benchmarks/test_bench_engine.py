@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import time
 
+import numba
 import numpy as np
 import pytest
 
 import firesale
-from firesale.protocols.lending import LendingParams, Screen, liquidation_round_numba, liquidation_round_numpy
+from firesale.protocols.lending import (
+    LendingParams,
+    Screen,
+    candidate_count,
+    liquidation_round_numba,
+    liquidation_round_numpy,
+)
 
 from .python_loop import liquidation_round_python
 
@@ -49,33 +56,109 @@ def _call(kernel, state, prices, params, extra, screen=None):
     return coll, debt
 
 
-@pytest.mark.parametrize(("n_paths", "n_acc"), [(256, 1000), (2048, 1000)])
-@pytest.mark.parametrize("screened", [False, True])
-def test_lending_round_throughput(benchmark, n_paths, n_acc, screened):
-    """One health-check round over every account of every path, in a settled book (nothing to liquidate).
-
-    Unscreened: every account is re-read every round (the screen is reset each call). Screened: the steady state
-    of a run, where prices moved by less than the screen's bound since the last full check.
-    """
+def _underwater_book(n_paths: int, n_acc: int):
+    """The settled book after a crash: a tenth of the accounts are below health factor 1 but not worth liquidating
+    (gas above any bonus), so every round must re-check them exactly (the normal case after a cascade)."""
     state, prices, params, extra = _book(n_paths, n_acc)
+    coll = state[0].copy()
+    stuck = np.arange(n_acc) % 10 == 0
+    coll[:, stuck, :] *= 0.5  # health factor halved: below 1 for all of them
+    extra = dict(extra, gas_usd=np.full(n_paths, 1e12))  # no liquidation pays
+    return (coll, state[1]), prices, params, extra
+
+
+MODES = {
+    "full check": ("settled", "full"),
+    "screened, prices inside the band": ("settled", "moving"),
+    "screened, oracle unchanged": ("settled", "same"),
+    "screened after a crash, prices inside the band": ("underwater", "moving"),
+}
+
+
+@pytest.mark.parametrize(("n_paths", "n_acc"), [(256, 1000), (2048, 1000)])
+@pytest.mark.parametrize("mode", list(MODES))
+def test_lending_round_throughput(benchmark, n_paths, n_acc, mode):
+    """One health-check round over every account of every path, with nothing worth liquidating.
+
+    Full check: every account is re-read every round (the screen is reset each call). Screened: the steady state of
+    a run, where oracle prices moved by less than the screen's bound since the last full check (alternately
+    +/-0.4 %: the screen visits its watch list), or did not move at all (a push oracle that did not update: the
+    last list stands). After a crash, a tenth of the accounts sit below 1 unliquidated and are re-checked each round;
+    the target is at most 1.3x the settled book's time.
+    """
+    book, prices_mode = MODES[mode]
+    state, prices, params, extra = (_book if book == "settled" else _underwater_book)(n_paths, n_acc)
     coll, debt = state[0].copy(), state[1].copy()
     e = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in extra.items()}
     screen = Screen.empty(n_paths, n_acc, 4)
+    moved = [prices * 1.004, prices * 0.996]
+    calls = [0]
 
     def run():
-        if not screened:
+        calls[0] += 1
+        if prices_mode == "full":
             screen.dirty[:] = True
-        liquidation_round_numba(coll, debt, prices, prices, params, e["active"], e["slots"], e["capital"],
+        p = moved[calls[0] % 2] if prices_mode == "moving" else prices
+        liquidation_round_numba(coll, debt, p, p, params, e["active"], e["slots"], e["capital"],
                                 e["gas_usd"], 0.0, e["sizes"], e["proceeds"], screen=screen)  # fmt: skip
 
     for _ in range(50):  # settle: liquidate until nothing is left to liquidate (also compiles)
         run()
     benchmark(run)
     rate = n_paths * n_acc / benchmark.stats["min"]
-    label = "screened steady state" if screened else "full check"
-    print(
-        f"\nlending round, {label} ({n_paths} paths x {n_acc} accounts x 4 reserves): {rate:.3g} position-path-steps/s"
-    )
+    print(f"\nlending round, {mode} ({n_paths} paths x {n_acc} accounts x 4 reserves): {rate:.3g} "
+          "position-path-steps/s")  # fmt: skip
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
+def _read_all(collateral, debt):  # fmt: skip
+    """The least a full check must do: read every position's collateral and debt once."""
+    total = 0.0
+    for p in numba.prange(collateral.shape[0]):
+        s = 0.0
+        for a in range(collateral.shape[1]):
+            for r in range(collateral.shape[2]):
+                s += collateral[p, a, r] + debt[p, a, r]
+        total += s
+    return total
+
+
+def test_full_check_against_memory_bandwidth():
+    """The full health check's speed beside the memory-bandwidth bound measured here, now (target: at least 80 %).
+
+    The full check computes every account's health factor and renews the screen (its ratios and watch list). The
+    bound is the time to read the same collateral and debt arrays once with the simplest parallel loop (and, for
+    reference, NumPy's sum over them); the full check reads them once too, plus the thresholds.
+    """
+    n_paths, n_acc = 2048, 1000
+    state, prices, params, extra = _book(n_paths, n_acc)
+    coll, debt = state[0].copy(), state[1].copy()
+    e = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in extra.items()}
+    screen = Screen.empty(n_paths, n_acc, 4)
+
+    for _ in range(30):  # settle (liquidate what pays) and compile
+        screen.dirty[:] = True
+        liquidation_round_numba(coll, debt, prices, prices, params, e["active"], e["slots"], e["capital"],
+                                e["gas_usd"], 0.0, e["sizes"], e["proceeds"], screen=screen)  # fmt: skip
+    _read_all(coll, debt)
+
+    def full():  # the health check of every account (the screen renewed on every path)
+        screen.dirty[:] = True
+        candidate_count(coll, debt, prices, params, e["active"], screen)
+
+    def best(f) -> float:
+        t = np.inf
+        for _ in range(15):
+            t0 = time.perf_counter()
+            f()
+            t = min(t, time.perf_counter() - t0)
+        return t
+
+    gb = (coll.nbytes + debt.nbytes) / 1e9
+    t_check, t_read = best(full), best(lambda: _read_all(coll, debt))
+    t_numpy = best(lambda: (coll.sum(), debt.sum()))
+    print(f"\nfull check: {gb / t_check:.2f} GB/s of positions; memory read bound here: {gb / t_read:.2f} GB/s "
+          f"(NumPy sum {gb / t_numpy:.2f} GB/s); full check at {t_read / t_check:.0%} of the bound")  # fmt: skip
 
 
 def test_numba_vs_python_loop_speedup():

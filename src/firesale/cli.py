@@ -231,6 +231,13 @@ def _simulate_stored(
     series = {"series": result.series}
     if result.attribution is not None:
         series["attribution"] = result.attribution
+    if result.accounts is not None:  # per-account losses, for the report's top accounts
+        series["accounts"] = result.accounts
+    from firesale.monitor._run_states import states_series
+
+    states = states_series(result)  # None unless a graded series was recorded (simulation.record)
+    if states is not None:
+        series["states"] = states
     store.finish(
         run_id,
         metrics=result.metrics,
@@ -389,22 +396,35 @@ def _delta_text(value: float, kind: str) -> str:
     "--policy", "policies", multiple=True,
     help="Add a policy to B: a built-in name (firesale scenarios --policies) or a file of [[policies]]; repeatable.",
 )  # fmt: skip
+@click.option(
+    "--policy-a", "policies_a", multiple=True,
+    help="Add a policy to A (e.g. to compare two policies on the same book); repeatable.",
+)  # fmt: skip
 @_guard
 def compare(
     scenario_a: str, scenario_b: str, n_paths: int | None, seed: int | None, n_steps: int | None,
     batch_size: int | None, store_dir: str | None, as_json: bool, report_path: str | None, policies: tuple[str, ...],
+    policies_a: tuple[str, ...] = (),
 ) -> None:  # fmt: skip
     """Run SCENARIO_A and SCENARIO_B on common random numbers and print paired differences B - A.
 
     Both runs use the same seed and number of paths, so path i of B sees the same shocks as path i of A and the
     confidence intervals come from per-path differences (bootstrap for VaR and ES). Both runs are stored.
     """
-    from firesale.analysis.compare import compare_losses, scenario_differences
+    from firesale.analysis.compare import (
+        compare_losses,
+        mitigation_costs,
+        reserve_capital_usd,
+        scenario_differences,
+    )
     from firesale.scenario import load_scenario, with_policies
 
     _check_output(report_path, "--report")
     _checkpoint("load")
-    sc_a, sc_b = load_scenario(scenario_a), with_policies(load_scenario(scenario_b), policies)
+    sc_a, sc_b = (
+        with_policies(load_scenario(scenario_a), policies_a),
+        with_policies(load_scenario(scenario_b), policies),
+    )
     paths = n_paths or sc_a.spec.simulation.n_paths
     common_seed = sc_a.spec.simulation.seed if seed is None else seed
     for sc in (sc_a, sc_b):
@@ -416,6 +436,11 @@ def compare(
     ]
     (id_a, res_a), (id_b, res_b) = runs
     rows = compare_losses(res_a.metrics, res_b.metrics, paired=True)
+    horizon_s = (res_a.dt or sc_a.spec.simulation.dt) * (n_steps or sc_a.spec.simulation.n_steps)
+    costs = mitigation_costs(
+        res_a.metrics, res_b.metrics, horizon_s=horizon_s, capital_a_usd=reserve_capital_usd(sc_a),
+        capital_b_usd=reserve_capital_usd(sc_b), paired=True,
+    )  # fmt: skip
     changed = scenario_differences(sc_a.text, sc_b.text)
     if report_path:
         from firesale.report import write_report
@@ -428,6 +453,7 @@ def compare(
             "seed": common_seed,
             "n_paths": paths,
             "differences": [vars(r) for r in rows],
+            "costs": [vars(c) for c in costs],
             "scenario_differences": [{"key": k, "a": va, "b": vb} for k, va, vb in changed],
         }
         click.echo(json.dumps(payload, indent=2, default=str))
@@ -441,6 +467,14 @@ def compare(
         kind = "usd" if r.kind == "usd" else "pct"
         table.add_row(r.label, _fmt(r.a, kind), _fmt(r.b, kind), _delta_text(r.delta, kind), _ci_text(r))
     _out.print(table)
+    cost_table = Table(title="What B's mitigation costs, per path (paired)", header_style="bold")
+    for col in ("cost", "A", "B", "cost of B", "95% CI"):
+        cost_table.add_column(col, justify="left" if col == "cost" else "right")
+    for c in costs:
+        kind = "usd" if c.kind == "usd" else "num"
+        cost_table.add_row(c.label, _fmt(c.a, kind), _fmt(c.b, kind), _fmt(c.cost, kind),
+                           f"[{_fmt(c.ci_low, kind)}, {_fmt(c.ci_high, kind)}]")  # fmt: skip
+    _out.print(cost_table)
     click.echo(f"A: {sc_a.name} (run {id_a}); B: {sc_b.name} (run {id_b})")
     if changed:
         click.echo("Scenario keys that differ (A -> B):")
@@ -803,7 +837,7 @@ from firesale.analysis._commands import (  # noqa: E402
     sweep_command,
 )
 from firesale.contagion._commands import contagion  # noqa: E402
-from firesale.monitor._commands import backtest, monitor  # noqa: E402
+from firesale.monitor._commands import backtest, classify, monitor  # noqa: E402
 
 main.add_command(sweep_command)
 main.add_command(breakpoint_command)
@@ -812,3 +846,4 @@ main.add_command(sensitivities_command)
 main.add_command(contagion)
 main.add_command(backtest)
 main.add_command(monitor)
+main.add_command(classify)

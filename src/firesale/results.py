@@ -47,7 +47,8 @@ class SimulationResult:
         ``slippage_usd``, ``gas_usd``, ``protocol_fees_usd``, ``max_cascade_rounds``, ``first_bad_debt_step`` (-1 if
         none), ``insolvent``, ``min_price_ratio_<asset>`` (realised, after impact), ``min_exo_ratio_<asset>``
         (exogenous), ``steps_liquidity_flag``, ``steps_unclearable_flag``, ``steps_oracle_flag``,
-        ``steps_in_failure_state`` (steps with at least two of the three flags).
+        ``steps_in_failure_state`` (steps with at least two of the three flags); with ``[agents.searchers]``,
+        ``priority_fees_usd`` (and ``liquidator_profit_usd`` net of them).
     paths : dict of str to ndarray
         Recorded variables, each of shape (n_paths, n_steps + 1), float32; empty for a streamed run.
     summaries : dict of str to SeriesSummary, optional
@@ -70,6 +71,9 @@ class SimulationResult:
     #: Losses by contagion channel (:attr:`firesale.contagion.Attribution.table`) when the run was attributed.
     attribution: pd.DataFrame | None = field(default=None, repr=False)
     summaries: dict[str, SeriesSummary] | None = field(default=None, repr=False)
+    #: Per account of each lending protocol: the starting book and the mean and standard error over paths of its
+    #: bad debt at the end and its debt at risk (:meth:`firesale.engine._summaries.AccountSummary.frame`).
+    accounts: pd.DataFrame | None = field(default=None, repr=False)
 
     @property
     def streamed(self) -> bool:

@@ -171,39 +171,55 @@ def test_black_thursday_only_the_buckets_the_osm_falls_through_are_auctioned():
     m = r.metrics.iloc[0]
     n = m["mcd.n_auctions"]
     assert n > 0
-    # Keepers bid the step after the kick (latency 60 s) and the bid expires one ttl later, so every auction
-    # kicked before step 52 has ended by step 54 (kick k, bid k + 1, tic = step k + 2, deal k + 3); only the last
-    # three steps' bites can still be running.
+    # Keepers see a kick 60 s after it, within its 10-minute step, so they bid in that step and the bid expires one
+    # ttl later: every auction kicked before step 53 has ended by step 54 (kick and bid k, tic = step k + 1, deal
+    # k + 2); only the last two steps' bites can still be running.
     per_step = np.diff(r.paths["mcd.n_auctions"][0])
-    assert m["mcd.live_auctions"] <= per_step[-3:].sum()
+    assert m["mcd.live_auctions"] <= per_step[-2:].sum()
     assert m["mcd.n_settled"] == n - m["mcd.live_auctions"]
     # While keepers' DAI is worth more than tab (50 * ~172 * slope > 6,893) every bid that is mined is tab, so an
     # auction pays due * chop: the only ended auctions short of their due are those the zero bid won, each by its
-    # whole due, 6,100.30 DAI (times rate < 1.0001).
-    assert m["mcd.n_zero_bid"] > 0
-    assert m["mcd.shortfall_dai"] / m["mcd.n_zero_bid"] == pytest.approx(50 * 2.5e6 / 20490.8, rel=1e-4)
+    # whole due, 6,100.30 DAI (times rate < 1.0001). Five vaults bitten a round fit the block space here, so
+    # the zero bid may win none.
+    if m["mcd.n_zero_bid"] > 0:
+        assert m["mcd.shortfall_dai"] / m["mcd.n_zero_bid"] == pytest.approx(50 * 2.5e6 / 20490.8, rel=1e-4)
+    else:
+        assert m["mcd.shortfall_dai"] == 0.0
 
 
-def test_black_thursday_keepers_bids_land_only_when_gas_did_not_rise():
+def test_black_thursday_keepers_bid_in_the_bites_step_and_lose_only_to_block_space():
     # gas_strategy "node": a transaction goes at the previous step's market gas price g[k - 1] and is mined in step k
-    # only if g[k - 1] >= g[k]. A bite is mined in step k only then; its auction is seen at step k + 1, where the
-    # keepers' bid (at g[k]) is mined only if g[k] >= g[k + 1]; otherwise the zero bid (which always lands) wins,
-    # and the lot is dealt at step k + 3 (bid expires at step k + 2, deal needs tic < now).
+    # only if g[k - 1] >= g[k]. A bite is mined in step k only then. Keepers see it 60 s later, inside the same
+    # 10-minute step, and bid in it at the same price, so their bid is mined too unless the step's block space is
+    # spent: bites go first, and the bids that no longer fit leave their auctions to the zero bid (which needs no
+    # keeper block space and always lands). Kick and bid at step k, tic = step k + 1, deal k + 2.
     s = spec("black-thursday-2020")
     assert s["protocols"][0]["keepers"]["gas_strategy"] == "node"
+    cap = s["agents"]["max_liquidations_per_step"]
     gas = fdata.load_prices(s["agents"]["gas_series"]).iloc[:, 0].to_numpy()
     r = run("black-thursday-2020")
     kicks = np.diff(r.paths["mcd.n_auctions"][0])  # kicks[k - 1]: bites of step k
-    zero = np.diff(r.paths["mcd.n_zero_bid"][0])
+    zero = np.diff(r.paths["mcd.n_zero_bid"][0])  # zero[k - 1]: zero-bid deals of step k
     checked = 0
     for k in range(1, 140):
         n = kicks[k - 1]
         if gas[k - 1] < gas[k]:
             assert n == 0, k
-        elif n > 0 and gas[k] < gas[k + 1]:
-            assert zero[k + 3 - 1] == n, k
+        elif n > 0:
+            assert zero[k + 2 - 1] <= n, k
             checked += 1
     assert checked > 10
+    assert zero.sum() > 0  # the steps whose bites crowd out their bids
+    assert kicks.max() <= cap
+
+
+def test_black_thursday_with_ample_block_space_the_zero_bid_never_wins(tmp_path):
+    # The same day with block space for every bite and bid (the first ten hours): every bite's bid is mined in the
+    # bite's step at the bite's gas price, so no auction is left to the zero bid and none ends short.
+    sc = _bt_variant(tmp_path, **{"max_liquidations_per_step = 75": "max_liquidations_per_step = 100000"})
+    m = simulate(sc, n_paths=1, n_steps=60, seed=0).metrics.iloc[0]
+    assert m["mcd.n_auctions"] > 0
+    assert m["mcd.n_zero_bid"] == 0 and m["mcd.shortfall_dai"] == 0.0
 
 
 def test_black_thursday_block_space_caps_bites_and_bids_per_step():
@@ -426,11 +442,15 @@ def test_terra_bad_debt_only_once_luna_is_worth_less_than_what_a_healthy_account
 # that any change in the mechanics shows up here. Update them, with a note in the changelog, when a change is
 # intended; never tune a scenario to reach them.
 PINS = {
+    # black-thursday-2020: keepers with a latency under the step (60 s of 600 s) now bid in the bite's own step
+    # (firesale.protocols.maker MakerModel._seen_at); before, they bid a step late, at the next step's gas price.
+    # Deficit 9,780,874 -> 5,842,372 DAI (-40 %), auctions 7,940 -> 7,475, zero bids 2,415 -> 1,855; with a
+    # 600 s latency the old figures come back exactly (docs/replays/black-thursday-2020.md).
     "black-thursday-2020": dict(
-        bad_debt_usd=9_780_874.417606648, liquidated_usd=31_149_116.259518057, n_liquidations=25385,
-        max_cascade_rounds=15, steps_in_failure_state=82,
-        **{"mcd.deficit_dai": 9_780_874.417606648, "mcd.n_auctions": 7940, "mcd.n_zero_bid": 2415,
-           "mcd.mkr_minted": 0.0, "mcd.surplus_dai": 31_682_954.724268373},
+        bad_debt_usd=5_842_371.706303999, liquidated_usd=33_037_904.618565507, n_liquidations=24430,
+        max_cascade_rounds=8, steps_in_failure_state=84,
+        **{"mcd.deficit_dai": 5_842_371.706303999, "mcd.n_auctions": 7475, "mcd.n_zero_bid": 1855,
+           "mcd.mkr_minted": 0.0, "mcd.surplus_dai": 33_573_382.09564118},
     ),
     "steth-discount-2022": dict(
         bad_debt_usd=0.0, liquidated_usd=0.0, n_liquidations=0, max_cascade_rounds=0, steps_in_failure_state=0,

@@ -1,4 +1,4 @@
-"""terra-2022-mechanism: UST priced by its venues against Terra's mint/burn module and Anchor withdrawals.
+"""terra-2022-mechanism: UST and LUNA priced by their venues against Terra's mint/burn module and Anchor withdrawals.
 
 Expectations come from outside the model: the module's formulas written out by hand (and the exact reference
 :mod:`firesale.mechanics.terra`) with the parameters the scenario cites, the Anchor rule evaluated on the recorded
@@ -95,11 +95,27 @@ def test_after_each_burn_the_pool_spread_is_the_ust_discount_it_stopped_at():
     np.testing.assert_allclose(spread[steps], 1.0 - ust[steps], atol=2e-3)
 
 
-def test_the_replayed_luna_is_the_exogenous_input_and_ust_is_not_replayed():
+def test_only_btc_is_replayed_and_luna_follows_it_exogenously():
+    # LUNA's exogenous price is 77.3 times BTC's relative path (derived_from = "BTC"), BTC's hourly Bitstamp closes
+    # interpolated to the 5-minute steps in log-price (the replay's "linear" rule); neither LUNA nor UST is replayed.
     p = run().paths
-    data = fdata.load_prices("firesale-data:luna_ust_5min_2022-05").loc["2022-05-07":]
-    np.testing.assert_allclose(p["exo_price_LUNA"][0], data["LUNA_USDT"].to_numpy()[: STEPS + 1], rtol=1e-6)
+    btc = fdata.load_prices("firesale-data:eth_btc_1h_2019-2024")["BTC"].loc["2022-05-07":"2022-05-08 01:00"]
+    hours = (btc.index - btc.index[0]).total_seconds().to_numpy()
+    expected = 77.3 * np.exp(
+        np.interp(np.arange(STEPS + 1) * 300.0, hours, np.log(btc.to_numpy() / btc.iloc[0]))
+    )
+    np.testing.assert_allclose(p["exo_price_LUNA"][0], expected, rtol=1e-6)
     assert np.all(p["exo_price_UST"][0] == np.float32(0.9998))
+
+
+def test_luna_market_price_is_made_by_the_luna_it_is_sold():
+    # LUNA's market price is its exogenous price less the impact on its book: below it once the module's LUNA and
+    # the Venus liquidations have been sold there, never above it (nothing buys LUNA in this run).
+    p = run().paths
+    ratio = p["price_LUNA"][0].astype(float) / p["exo_price_LUNA"][0].astype(float)
+    assert np.all(ratio <= 1.0 + 1e-6)
+    sale = 261
+    assert np.all(np.abs(ratio[:sale] - 1.0) < 1e-6) and ratio[sale + 1 :].min() < 0.99
 
 
 def test_first_day_pins():
@@ -107,8 +123,8 @@ def test_first_day_pins():
     # n_paths=1, seed=0, n_steps=288)"), not targets.
     r = run()
     m, p = r.metrics.iloc[0], r.paths
-    assert float(m["min_price_ratio_UST"]) == pytest.approx(0.8454754962347213, rel=1e-6)
-    assert float(p["terra.ust_supply"][0, -1]) == pytest.approx(18596212736.0, rel=1e-6)
-    assert float(p["terra.luna_supply"][0, -1]) == pytest.approx(351543648.0, rel=1e-6)
-    assert float(m["liquidated_usd_venus"]) == pytest.approx(5928030.3, rel=1e-6)
+    assert float(m["min_price_ratio_UST"]) == pytest.approx(0.8454754817483664, rel=1e-6)
+    assert float(p["terra.ust_supply"][0, -1]) == pytest.approx(18596239360.0, rel=1e-6)
+    assert float(p["terra.luna_supply"][0, -1]) == pytest.approx(351390208.0, rel=1e-6)
+    assert float(m["liquidated_usd_venus"]) == pytest.approx(3636363.65, rel=1e-6)
     assert float(m["bad_debt_usd_terra"]) == 0.0

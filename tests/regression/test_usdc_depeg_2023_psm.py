@@ -2,8 +2,8 @@
 
 The expectations are worked out here from the scenario's own ``tin``, ``tout``, reserves and ceiling (read from the
 TOML, not from the model) and from proceeds curves written out below; the model under test only sizes and books the
-trade. The engine-level run of the scenario is not pinned here yet: see docs/replays/usdc-depeg-2023-psm.md
-("Status") for the two defects outside this replay's files that block it.
+trade. The engine-level run is pinned from the start to the trough (11 March 08:00Z) at the end (regression pins,
+not targets; docs/replays/usdc-depeg-2023-psm.md gives the whole run against the data).
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
+from firesale.engine import simulate
 from firesale.protocols.base import LiquidatorCapacity, RoundInputs, SaleQuotes
 from firesale.protocols.psm import PegStabilityModule, PsmSpec
 from firesale.scenario import builtin_text
@@ -125,3 +126,39 @@ def test_the_psm_sizes_on_the_full_curve_when_the_engine_computes_only_what_is_n
     m = _model()
     flows = m.round(m.init_state(1), inputs)
     assert flows.minted[0, 0] == pytest.approx(400e6)
+
+
+# --- the engine-level run, to the trough (2023-03-11 08:00Z, step 32) -------------------------------------------------
+TROUGH = 32
+_RUN: list = []
+
+
+def _run():
+    if not _RUN:
+        _RUN.append(simulate(NAME, n_paths=1, seed=0, n_steps=TROUGH + 1))
+    return _RUN[0]
+
+
+def test_the_psm_arbitrage_settles_in_a_few_rounds_instead_of_churning():
+    # Sized on both legs (the DAI bought or sold on its venues, the USDC at its replayed price), a round trip stops
+    # where its margin no longer pays its gas ([agents] min_profit_usd): no step to the trough reaches the
+    # 20-round limit (before the fix, 118 of the run's 120 steps did, from the first hours on).
+    rounds = _run().paths["rounds"][0]
+    assert rounds.max() < 20
+    # Regression pins (python -c "from firesale.engine import simulate; r = simulate('usdc-depeg-2023-psm',
+    # n_paths=1, seed=0, n_steps=33); print(r.paths['rounds'][0])"), not targets.
+    assert rounds[TROUGH - 1] == 2 and rounds[TROUGH] == 1
+    assert int(rounds.sum()) == 34
+
+
+def test_the_ceiling_binds_at_the_trough_and_dai_follows_usdc_down():
+    # The PSM mints up to its line (3.1B + 950M = 4.05B, from the scenario's own table) as USDC falls; once the
+    # headroom is gone DAI has nothing holding it above the USDC it is minted against.
+    r = _run()
+    p = r.paths
+    line = _psm_table()["debt_ceiling"]
+    assert float(p["maker-psm.psm_headroom"][0, TROUGH - 1]) == 0.0
+    assert float(p["maker-psm.psm_reserves"][0, TROUGH - 1]) == pytest.approx(line, rel=1e-6)
+    dai_low = float(r.metrics.iloc[0]["min_price_ratio_DAI"]) * 0.999331
+    # Regression pin (same command): DAI's low, against the data's $0.886 at 08:00 on 11 March.
+    assert dai_low == pytest.approx(0.8779957, rel=1e-5)

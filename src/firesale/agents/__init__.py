@@ -9,6 +9,8 @@
 - :mod:`~firesale.agents.borrowers`: borrowers who top up or repay as their health factor nears 1 (off by default);
 - :mod:`~firesale.agents.lenders`: lenders who run on a pool as liquidity dries up and losses appear (off by
   default). Both act through the protocol contract (``borrowers_respond``, ``lenders_withdraw``).
+- :mod:`~firesale.agents.searchers`: searchers who contest each liquidation in a priority gas auction (off by
+  default), through the liquidators' capacity (gas per liquidation, block space) and their profit.
 
 Every agent has the same shape: built once per batch from the scenario, told about each new step
 (``new_step``), and acting on the venue set and market prices the engine passes.

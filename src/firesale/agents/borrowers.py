@@ -16,6 +16,19 @@ paper tabulates a per-step response rate, a trigger or a budget, so the defaults
 of borrowers (10 % per five-minute step) watch and respond below 1.1, restore 1.25, and hold aside a quarter of
 their collateral's value. A study should sweep them (``firesale sweep agents.borrowers.response_probability``).
 
+Borrowing (off by default: ``borrow_above_health_factor`` and ``borrow_target_health_factor``). An account whose
+health factor at the oracle is above ``borrow_above_health_factor`` and whose draw says so draws more of its largest
+debt, back down to ``borrow_target_health_factor``: leverage held at a target, so that as collateral rises the
+account borrows more. That is the balance-sheet rule of Adrian and Shin, "Liquidity and Leverage" (J. Financial
+Intermediation 19(3), 2010): intermediaries that target leverage expand their borrowing as asset prices rise, which
+makes leverage procyclical. The two thresholds are ASSUMPTION. Each borrow passes Aave v3's
+``ValidationLogic.validateBorrow`` (aave/aave-v3-core contracts/protocol/libraries/logic/ValidationLogic.sol): new
+debt within the borrowing power (collateral x **ltv**, not the liquidation threshold), the reserve's total debt
+within its ``borrow_cap`` and the amount within its liquidity (``supply - borrows``); see
+:meth:`firesale.protocols.lending_market.LendingMarket._borrow`. The same draw serves both rules (an account is
+never above the borrowing threshold and below the top-up trigger at once); ``action = "none"`` turns the top-up /
+repay response off and keeps only the borrowing.
+
 Determinism. The draw for (path, account, step) is a counter-based hash (SplitMix64) of a per-path key drawn by
 path block (:class:`firesale.engine.seeding.BlockDraws`, component ``"agents.borrowers.<protocol>"``), the account's
 row and the step: results do not depend on batch size, and no random numbers are drawn for accounts above the
@@ -30,7 +43,7 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
-from firesale.scenario._types import Fraction, Name, SpecModel
+from firesale.scenario._types import Fraction, Name, SpecModel, refuse
 
 __all__ = ["BorrowerRule", "Borrowers", "BorrowersSpec", "uniform_draws"]
 
@@ -52,10 +65,10 @@ class BorrowersSpec(SpecModel):
     target_health_factor: Annotated[float, Field(gt=1.0, allow_inf_nan=False)] = Field(
         default=1.25, description="Health factor a response restores, budget permitting (ASSUMPTION)."
     )
-    action: Literal["top_up", "repay"] = Field(
+    action: Literal["top_up", "repay", "none"] = Field(
         default="top_up",
         description="top_up: add the collateral with the largest threshold-weighted value; repay: repay the "
-        "largest debt.",
+        "largest debt; none: no response near liquidation (only the borrowing rule acts).",
     )
     response_probability: Fraction = Field(
         default=0.1,
@@ -66,6 +79,21 @@ class BorrowersSpec(SpecModel):
         description="Money held aside per account over the run, as a share of its collateral value at the "
         "starting prices (ASSUMPTION).",
     )
+    borrow_above_health_factor: Annotated[float, Field(gt=1.0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Borrowing (off by default): an account whose health factor at the oracle is above this draws "
+        "more of its largest debt, back down to borrow_target_health_factor (leverage kept at a target, "
+        "ASSUMPTION), within ltv, borrow_cap and the reserve's liquidity.",
+    )
+    borrow_target_health_factor: Annotated[float, Field(gt=1.0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Health factor a borrow brings the account down to (needs borrow_above_health_factor).",
+    )
+    loop: bool = Field(
+        default=False,
+        description="Borrowing: the borrowed tokens buy more of the account's collateral, supplied first (a "
+        "flash-loan loop: new supply, stopped at the collateral's supply_cap); false: they leave the model.",
+    )
 
     @model_validator(mode="after")
     def _target(self) -> BorrowersSpec:
@@ -74,6 +102,29 @@ class BorrowersSpec(SpecModel):
                 f"target_health_factor must be >= trigger_health_factor ({self.trigger_health_factor}), got "
                 f"{self.target_health_factor}"
             )
+        above, target = self.borrow_above_health_factor, self.borrow_target_health_factor
+        if (above is None) != (target is None):
+            raise ValueError(
+                "borrowing needs both borrow_above_health_factor and borrow_target_health_factor, got "
+                f"{above!r} and {target!r}"
+            )
+        if above is not None and target is not None:
+            if target > above:
+                raise ValueError(
+                    f"borrow_target_health_factor must be <= borrow_above_health_factor ({above}), got {target}"
+                )
+            if target < self.target_health_factor:
+                raise ValueError(
+                    "borrow_target_health_factor must be >= target_health_factor "
+                    f"({self.target_health_factor}: a borrow must not undo a top-up), got {target}"
+                )
+        else:
+            refuse(dict.fromkeys(self.given("loop"), self.loop),
+                   "has no effect without borrow_above_health_factor (nothing is borrowed to loop); remove it")  # fmt: skip
+            if self.action == "none":
+                raise ValueError(
+                    "action 'none' has no effect without borrow_above_health_factor; remove the section"
+                )
         return self
 
 
@@ -110,6 +161,12 @@ class BorrowerRule:
         self.price0 = price0
         self.keys = keys  # (n_paths,) uint64
         self.step = 0
+        # Borrowing (None: off). The same draw serves both rules: an account is never above one and below the other.
+        self.borrow_above, self.borrow_target = (
+            spec.borrow_above_health_factor,
+            spec.borrow_target_health_factor,
+        )
+        self.loop = spec.loop
 
     def responds(self, paths: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Whether account ``rows[i]`` on path ``paths[i]`` responds this step (bool array)."""
@@ -157,8 +214,8 @@ class Borrowers:
 
 
 def check_borrowers(scenario) -> list[str]:  # type: ignore[no-untyped-def]
-    """``[agents.borrowers]`` against the scenario, and the supply caps only its top-ups make bind: one
-    ``FILE: key.path: rule, got VALUE`` line per problem."""
+    """``[agents.borrowers]`` against the scenario, the supply caps only its top-ups and the borrow caps only its
+    borrows make bind, and ``utilisation`` triggers: one ``FILE: key.path: rule, got VALUE`` line per problem."""
     from firesale.protocols import protocol_type
     from firesale.scenario.schema import LendingSpec
 
@@ -182,12 +239,116 @@ def check_borrowers(scenario) -> list[str]:  # type: ignore[no-untyped-def]
             if r.supply_cap is None:
                 continue
             where = f"{source}: protocols.{p.name}.reserves.{name}.supply_cap"
-            tops = b is not None and b.action == "top_up" and (b.protocols is None or p.name in b.protocols)
+            on = b is not None and (b.protocols is None or p.name in b.protocols)
+            tops = on and (b.action == "top_up" or (b.loop and borrows_on(scenario, p.name)))
             if not tops:
                 out.append(f"{where}: has no effect: only borrowers' top-ups ([agents.borrowers] with action = "
-                           f"'top_up' on {p.name}) are new supply, so without them a cap never binds; remove it, "
-                           f"got {r.supply_cap!r}")  # fmt: skip
+                           f"'top_up' on {p.name}) and loops (loop = true) are new supply, so without them a cap "
+                           f"never binds; remove it, got {r.supply_cap!r}")  # fmt: skip
             elif r.total_supply is None:
                 out.append(f"{where}: needs protocols.{p.name}.reserves.{name}.total_supply (the supply the cap is "
                            f"compared with), got {r.supply_cap!r}")  # fmt: skip
+    return out + _check_borrowing(scenario, offers) + _check_utilisation_triggers(scenario)
+
+
+def borrows_on(scenario, name: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``[agents.borrowers]`` draws new debt on protocol ``name`` (``borrow_above_health_factor`` set)."""
+    b = scenario.spec.agents.borrowers
+    return (
+        b is not None
+        and b.borrow_above_health_factor is not None
+        and (b.protocols is None or name in b.protocols)
+    )
+
+
+def supply_read(scenario) -> set[tuple[str, str]]:  # type: ignore[no-untyped-def]
+    """(protocol, reserve) pairs whose ``total_supply`` the borrowing rule or a ``utilisation`` trigger reads."""
+    from firesale.scenario.schema import LendingSpec
+
+    out = set()
+    for p in scenario.spec.protocols:
+        if isinstance(p, LendingSpec) and borrows_on(scenario, p.name):
+            out |= {(p.name, n) for n in p.reserves}
+    for pol in scenario.spec.policies:
+        if pol.trigger.series == "utilisation":
+            out.add((pol.trigger.protocol or pol.protocol, str(pol.trigger.asset)))
+    return out
+
+
+def _check_borrowing(scenario, offers: dict[str, bool]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The borrowing rule against the book (the liquidity it draws on), borrow caps, and ``pause_borrowing``
+    policies: each acts only where borrowers borrow."""
+    from firesale.scenario.schema import LendingSpec
+
+    source, spec = scenario.source, scenario.spec
+    b = spec.agents.borrowers
+    out = []
+    borrowing = {
+        p.name
+        for p in spec.protocols
+        if isinstance(p, LendingSpec) and offers.get(p.name) and borrows_on(scenario, p.name)
+    }
+    if b is not None and b.borrow_above_health_factor is not None:
+        if not borrowing:
+            out.append(f"{source}: agents.borrowers.borrow_above_health_factor: needs a lending market whose "
+                       f"borrowers respond, got {b.borrow_above_health_factor!r}")  # fmt: skip
+        if spec.simulation.cohorts:
+            out.append(f"{source}: agents.borrowers.borrow_above_health_factor: a merged cohort has no single "
+                       f"borrowing power (ltv); set simulation.cohorts = false to borrow, got "
+                       f"{b.borrow_above_health_factor!r}")  # fmt: skip
+    for p in spec.protocols:
+        if not isinstance(p, LendingSpec):
+            continue
+        book = scenario.positions.get(p.name)
+        owed = set() if book is None else {n for k, n in enumerate(p.reserves) if book.debt[:, k].any()}
+        on = p.name in borrowing
+        for name, r in p.reserves.items():
+            where = f"{source}: protocols.{p.name}.reserves.{name}"
+            if on and name in owed and r.total_supply is None:
+                out.append(f"{where}.total_supply: borrowing on {p.name} ([agents.borrowers] "
+                           f"borrow_above_health_factor) needs the supply of every reserve its book owes (a borrow "
+                           f"draws on supply - borrows), got None")  # fmt: skip
+            if r.borrow_cap is None:
+                continue
+            if not on:
+                out.append(f"{where}.borrow_cap: has no effect: only new borrows ([agents.borrowers] with "
+                           f"borrow_above_health_factor on {p.name}) are checked against it, so without them a cap "
+                           f"never binds; remove it, got {r.borrow_cap!r}")  # fmt: skip
+            elif name not in owed:
+                out.append(f"{where}.borrow_cap: has no effect: borrowers draw more of what they owe and no account "
+                           f"of {p.name} owes {name}; remove it, got {r.borrow_cap!r}")  # fmt: skip
+    for pol in spec.policies:
+        if (
+            pol.action.type == "pause_borrowing"
+            and not borrows_on(scenario, pol.protocol)
+            and pol.protocol in offers
+        ):
+            out.append(f"{source}: policies.{pol.name}.action.type: has no effect: nobody borrows on {pol.protocol} "
+                       f"(turn on [agents.borrowers] borrow_above_health_factor), got 'pause_borrowing'")  # fmt: skip
+    return out
+
+
+def _check_utilisation_triggers(scenario) -> list[str]:  # type: ignore[no-untyped-def]
+    """A ``utilisation`` trigger reads a lending reserve with a ``total_supply`` (its supply)."""
+    from firesale.scenario.schema import LendingSpec
+
+    source, spec = scenario.source, scenario.spec
+    protocols = {p.name: p for p in spec.protocols}
+    out = []
+    for pol in spec.policies:
+        t = pol.trigger
+        proto = protocols.get(t.protocol or pol.protocol)
+        if t.series != "utilisation" or proto is None or t.asset not in {a.name for a in spec.assets}:
+            continue  # unknown names are reported by firesale.policies.check_policies
+        where = f"{source}: policies.{pol.name}.trigger.asset"
+        if not isinstance(proto, LendingSpec):
+            out.append(f"{where}: utilisation is a lending market's (borrows / supply); protocol {proto.name} "
+                       f"({proto.type}) has none, got {t.asset!r}")  # fmt: skip
+        elif t.asset not in proto.reserves:
+            out.append(
+                f"{where}: must be a reserve of {proto.name} ({', '.join(proto.reserves)}), got {t.asset!r}"
+            )
+        elif proto.reserves[str(t.asset)].total_supply is None:
+            out.append(f"{where}: needs protocols.{proto.name}.reserves.{t.asset}.total_supply (the supply "
+                       f"utilisation divides by), got {t.asset!r}")  # fmt: skip
     return out

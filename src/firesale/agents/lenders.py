@@ -127,6 +127,9 @@ def check_lenders(scenario) -> list[str]:  # type: ignore[no-untyped-def]
     if lend is not None and lend.protocols is None and not any(supplied(p) for p in spec.protocols):
         out.append(f"{source}: agents.lenders: needs a lending reserve with total_supply (the supply lenders "
                    f"withdraw from), got none")  # fmt: skip
+    from firesale.agents.borrowers import supply_read
+
+    read = supply_read(scenario)  # total_supply the borrowing rule or a utilisation trigger reads
     for p in spec.protocols:
         reserves = p.reserves if isinstance(p, LendingSpec) else {}
         if lend is not None and lend.protocols is not None and runs_on(p.name) and not supplied(p):
@@ -137,9 +140,11 @@ def check_lenders(scenario) -> list[str]:  # type: ignore[no-untyped-def]
             if r.total_supply is None:
                 continue
             where = f"{source}: protocols.{p.name}.reserves.{name}.total_supply"
-            if r.receipt_token is None and not runs_on(p.name) and r.supply_cap is None:
-                out.append(f"{where}: has no effect without receipt_token, [agents.lenders] or supply_cap (nothing "
-                           f"reads the supply); remove it, got {r.total_supply!r}")  # fmt: skip
+            unread = r.receipt_token is None and r.supply_cap is None and (p.name, name) not in read
+            if unread and not runs_on(p.name):
+                out.append(f"{where}: has no effect without receipt_token, [agents.lenders], supply_cap, borrowing "
+                           f"([agents.borrowers] borrow_above_health_factor) or a utilisation trigger (nothing reads "
+                           f"the supply); remove it, got {r.total_supply!r}")  # fmt: skip
             elif runs_on(p.name) and book is not None:
                 posted = float(book.collateral[:, list(reserves).index(name)].sum())
                 if r.total_supply < posted:

@@ -77,11 +77,26 @@ class Liquidators:
         return self.spec.gas_per_liquidation * self.gas_gwei[:, t] * 1e-9 * market[:, self.gas_asset]
 
     def capacity(self, t: int, market: np.ndarray) -> LiquidatorCapacity:
-        """Fresh capacity for step ``t``: block space, capital, gas cost, profit floor."""
-        return LiquidatorCapacity(
+        """Fresh capacity for step ``t``: block space, capital, gas cost, profit floor; with
+        ``[agents.searchers]``, the gas and block space of contested liquidations (:mod:`firesale.agents.searchers`)."""
+        cap = LiquidatorCapacity(
             slots=np.full(self.n_paths, self.spec.max_liquidations_per_step, dtype=np.int64),
             capital_usd=np.full(self.n_paths, self.spec.liquidator_capital_usd),
             gas_usd=self.gas_usd(t, market),
             min_profit_usd=self.spec.min_profit_usd,
             gas_gwei=np.asarray(self.gas_gwei[:, t], dtype=float),
         )
+        if getattr(self.spec, "searchers", None) is None:
+            return cap
+        from firesale.agents.searchers import contest
+
+        return contest(self.spec.searchers, cap)
+
+    def metrics(self, metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Per-path figures of the liquidators beyond the accounting's: with ``[agents.searchers]``, the priority
+        fees the contests paid and ``liquidator_profit_usd`` net of them; none otherwise."""
+        if getattr(self.spec, "searchers", None) is None:
+            return {}
+        from firesale.agents.searchers import priority_fees
+
+        return priority_fees(metrics, self.spec.min_profit_usd)

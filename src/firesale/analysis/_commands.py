@@ -388,6 +388,7 @@ def sensitivities_command(
             "scenario": res.scenario_name, "seed": res.seed, "n_paths": res.n_paths, "base": res.base,
             "sensitivities": res.rows.to_dict("records"),
             "skipped": [{"key": k, "reason": r} for k, r in res.skipped],
+            "costs": [] if res.costs is None else res.costs.to_dict("records"),
         }  # fmt: skip
         click.echo(json.dumps(payload, indent=2, default=str))
         return
@@ -410,6 +411,10 @@ def sensitivities_command(
         f"Base run: expected bad debt ${res.base['bad_debt_mean_usd']:,.0f}, P(bad debt) "
         f"{100 * res.base['p_bad_debt']:.2f}%, debt liquidated ${res.base['liquidated_mean_usd']:,.0f} per path."
     )
+    from firesale.analysis.borrowing_power import sensitivity_sentences
+
+    for _, sentence in sensitivity_sentences(res):  # what each change saves the protocol and costs the users
+        click.echo(sentence)
     for key, reason in res.skipped:
         click.echo(f"not bumped: {key}: {reason}")
 

@@ -36,9 +36,14 @@ import numpy as np
 from firesale.exceptions import ParameterError
 
 __all__ = [
+    "OPPORTUNITY_RATE",
+    "Cost",
     "Difference",
     "compare_losses",
+    "mitigation_costs",
+    "reserve_capital_usd",
     "scenario_differences",
+    "starting_debt_usd",
     "tail_standard_errors",
 ]
 
@@ -351,3 +356,181 @@ def scenario_differences(text_a: str, text_b: str) -> list[tuple[str, Any, Any]]
         flat.append(out)
     fa, fb = flat
     return [(k, fa.get(k), fb.get(k)) for k in sorted(set(fa) | set(fb)) if fa.get(k) != fb.get(k)]
+
+
+#: Opportunity cost of capital held idle, a year: ASSUMPTION, a round value of the order of 2025's stablecoin
+#: supply rates on Aave and of the ETH staking yield (3-5 %); pass ``opportunity_rate`` to use another.
+OPPORTUNITY_RATE = 0.05
+_YEAR_S = 365.0 * 86_400.0
+
+
+@dataclass(frozen=True)
+class Cost:
+    """One cost of the mitigation in run B against run A, per path, with a confidence interval.
+
+    Attributes
+    ----------
+    key, label : str
+        ``liquidations_forgone_usd``, ``liquidations_forgone``, ``accounts_frozen``, ``steps_frozen``,
+        ``revenue_lost_usd``, ``capital_idle_usd``; a label for tables.
+    kind : {"usd", "num"}
+    a, b : float
+        The underlying per-path statistic's mean in run A and run B (debt liquidated, liquidations, accounts frozen
+        by a pause, protocol fees, the idle capital's opportunity cost).
+    cost : float
+        Mean per-path cost of B: ``a - b`` for what B forgoes (liquidations, revenue), ``b - a`` for what B adds
+        (frozen accounts, steps with them, idle capital).
+    se, ci_low, ci_high : float
+        Its standard error and confidence interval (paired: from the per-path costs).
+    paired : bool
+    """
+
+    key: str
+    label: str
+    kind: str
+    a: float
+    b: float
+    cost: float
+    se: float
+    ci_low: float
+    ci_high: float
+    paired: bool
+
+
+def starting_debt_usd(scenario: Any, protocol: str) -> float:
+    """A lending protocol's debt at the start, USD at starting prices (what backstops and reserves are sized on)."""
+    pos = scenario.positions.get(protocol)
+    proto = next((p for p in scenario.spec.protocols if p.name == protocol), None)
+    reserves = getattr(proto, "reserves", None)
+    if pos is None or reserves is None:
+        return 0.0
+    price = {a.name: a.price for a in scenario.spec.assets}
+    return float(sum(float(pos.debt[:, j].sum()) * price[asset] for j, asset in enumerate(reserves)))
+
+
+def reserve_capital_usd(scenario: Any) -> float:
+    """Capital a scenario's policies hold ready: ``backstop`` and ``deploy_reserve`` shares of starting debt, USD.
+
+    :func:`mitigation_costs` prices it over the whole horizon only for a run without the policies' per-path records
+    (stored before they existed); a run's records say how long each path held it (``policies.reserve_usd_s``).
+    """
+    total = 0.0
+    for pol in scenario.spec.policies:
+        if pol.action.type in ("backstop", "deploy_reserve"):
+            total += float(pol.action.share) * starting_debt_usd(scenario, pol.protocol)
+    return total
+
+
+def mitigation_costs(
+    a: Mapping[str, Any],
+    b: Mapping[str, Any],
+    *,
+    horizon_s: float,
+    capital_a_usd: float = 0.0,
+    capital_b_usd: float = 0.0,
+    opportunity_rate: float = OPPORTUNITY_RATE,
+    paired: bool | None = None,
+    level: float = 0.95,
+) -> list[Cost]:
+    """What run B's mitigation costs against run A, per path, with confidence intervals.
+
+    Parameters
+    ----------
+    a, b : DataFrame or mapping of str to array
+        Per-path metrics of each run: ``liquidated_usd``, ``n_liquidations``, ``protocol_fees_usd`` (costs whose
+        columns are missing from both runs are left out) and the policies' records
+        (:mod:`firesale.policies.runner`): ``policies.frozen_accounts_max``, ``policies.frozen_steps`` and
+        ``policies.reserve_usd_s`` (a run without policies has none: it froze nobody and held no reserve).
+    horizon_s : float
+        The runs' horizon, seconds (> 0).
+    capital_a_usd, capital_b_usd : float, default 0
+        Reserve capital each run holds ready (:func:`reserve_capital_usd`), counted over the whole horizon on every
+        path, only for a run whose metrics have no ``policies.reserve_usd_s`` (stored before the records existed).
+    opportunity_rate : float, default :data:`OPPORTUNITY_RATE`
+        A year's opportunity cost of capital held idle, a fraction in [0, 1].
+    paired, level
+        As in :func:`compare_losses`.
+
+    Returns
+    -------
+    list of Cost
+        Liquidations forgone (debt repaid, USD, and their number), accounts frozen (the most accounts a pause froze
+        at once: liquidatable accounts a liquidation pause kept, accounts a borrowing pause stopped), steps with
+        frozen accounts, revenue lost (liquidation protocol fees), and capital held idle (capital x seconds held
+        idle / year x rate).
+
+    Notes
+    -----
+    Each cost is the mean over paths of a per-path difference; paired, its standard error is
+    :math:`s(c_i)/\\sqrt{n}`, as for the paired statistics of :func:`compare_losses`. A negative cost is a gain
+    (e.g. a margin that liquidates earlier collects more fees). Idle capital follows the runner's rule
+    (:mod:`firesale.policies.runner`): a ``deploy_reserve`` is idle until the step it is deposited, the whole
+    horizon where it never is; a ``backstop`` is idle over the whole horizon (held ready, then in the first-loss
+    reserves). A backstop's cost is then the same on every path (an interval of zero width), a reserve's is not.
+    """
+    where = "mitigation_costs"
+    z = _Z[_check_level(level, where)]
+    if not (isinstance(horizon_s, int | float) and math.isfinite(horizon_s) and horizon_s > 0):
+        raise ParameterError(
+            f"The 'horizon_s' parameter of {where} must be a float in the range (0, inf). Got {horizon_s!r} instead."
+        )
+    if not (isinstance(opportunity_rate, int | float) and 0.0 <= opportunity_rate <= 1.0):
+        raise ParameterError(
+            f"The 'opportunity_rate' parameter of {where} must be a float in the range [0, 1]. "
+            f"Got {opportunity_rate!r} instead."
+        )
+    for name, value in (("capital_a_usd", capital_a_usd), ("capital_b_usd", capital_b_usd)):
+        if not (isinstance(value, int | float) and math.isfinite(value) and value >= 0):
+            raise ParameterError(
+                f"The '{name}' parameter of {where} must be a float in the range [0, inf). Got {value!r} instead."
+            )
+    n_a, n_b = len(_losses(a, "a", where)), len(_losses(b, "b", where))
+    if paired is None:
+        paired = n_a == n_b
+    if paired and n_a != n_b:
+        raise ParameterError(
+            f"The 'paired' parameter of {where} needs runs with the same number of paths (common random numbers). "
+            f"Got {n_a} and {n_b} paths instead."
+        )
+    rows = (
+        ("liquidations_forgone_usd", "Debt liquidations forgone", "usd", "liquidated_usd", -1.0),
+        ("liquidations_forgone", "Liquidations forgone (count)", "num", "n_liquidations", -1.0),
+        (
+            "accounts_frozen",
+            "Accounts frozen by a pause (most at once)",
+            "num",
+            "policies.frozen_accounts_max",
+            1.0,
+        ),
+        ("steps_frozen", "Steps with accounts frozen by a pause", "num", "policies.frozen_steps", 1.0),
+        ("revenue_lost_usd", "Protocol revenue lost (liquidation fees)", "usd", "protocol_fees_usd", -1.0),
+    )
+    # The policies' records are absent from a run without policies: it froze nobody (zeros), unlike a run that
+    # did not record a column at all (both absent: the cost is left out).
+    records = ("policies.frozen_accounts_max", "policies.frozen_steps")
+    out = []
+    for key, label, kind, col, sign in rows:
+        if (col not in a or col not in b) and not (col in records and (col in a or col in b)):
+            continue
+        x = np.asarray(a[col], dtype=float) if col in a else np.zeros(n_a)
+        y = np.asarray(b[col], dtype=float) if col in b else np.zeros(n_b)
+        out.append(_cost(key, label, kind, x, y, sign, paired, z))
+    rate = opportunity_rate / _YEAR_S  # per USD and second
+    x, y = (
+        np.asarray(m["policies.reserve_usd_s"], dtype=float) * rate
+        if "policies.reserve_usd_s" in m
+        else np.full(n, capital * float(horizon_s) * rate)
+        for m, n, capital in ((a, n_a, capital_a_usd), (b, n_b, capital_b_usd))
+    )
+    label = f"Capital held idle ({100 * opportunity_rate:g} % a year while held)"
+    out.append(_cost("capital_idle_usd", label, "usd", x, y, 1.0, paired, z))
+    return out
+
+
+def _cost(key: str, label: str, kind: str, x: np.ndarray, y: np.ndarray, sign: float, paired: bool,
+          z: float) -> Cost:  # fmt: skip
+    # sign -1: B's cost is what it forgoes (a - b); +1: what it adds (b - a)
+    d = _normal(key, label, kind, x, y, paired, z)
+    se = 0.0 if np.ptp(np.concatenate([x, y])) == 0 else d.se
+    cost = sign * d.delta + 0.0  # + 0.0: no "-0" for a cost of nothing
+    return Cost(key, label, kind, d.a, d.b, cost, se, cost - z * se, cost + z * se, paired)

@@ -14,6 +14,7 @@ import pandas as pd
 from firesale.engine._blueprint import Blueprint
 from firesale.exceptions import ParameterError
 from firesale.protocols.lending import health_factor
+from firesale.protocols.lending_market import LendingMarket
 from firesale.scenario import Scenario
 
 __all__ = ["health_factors", "liquidation_curve"]
@@ -65,7 +66,7 @@ def health_factors(scenario: Scenario, price_ratios: Mapping[str, float] | None 
     prices = bp.price0 * _ratios(bp, price_ratios)
     specs = {s.name: s for s in scenario.spec.protocols}
     frames = []
-    for plan in bp.plans:
+    for plan in _lending_plans(bp):
         proto = plan.model
         p = prices[plan.assets][None, :]
         power, label = _borrowing_power(specs.get(proto.name), scenario, proto, p)
@@ -87,7 +88,27 @@ def health_factors(scenario: Scenario, price_ratios: Mapping[str, float] | None 
                 }
             )
         )
-    return pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True) if frames else _EMPTY_ACCOUNTS.copy()
+
+
+#: The columns of :func:`health_factors`, for a world without a lending market (a CDP or a perp venue only).
+_EMPTY_ACCOUNTS = pd.DataFrame(
+    {
+        "protocol": pd.Series(dtype=object),
+        "account": pd.Series(dtype=object),
+        **{
+            k: pd.Series(dtype=float)
+            for k in ("health_factor", "collateral_usd", "debt_usd", "borrowing_power_usd")
+        },
+        "emode": pd.Series(dtype=object),
+    }
+)
+
+
+def _lending_plans(bp: Blueprint) -> list:  # type: ignore[type-arg]
+    """The plans of the lending markets: the book of accounts with health factors (CDPs and perps keep theirs
+    apart, in their own models' metrics)."""
+    return [plan for plan in bp.plans if isinstance(plan.model, LendingMarket)]
 
 
 def _borrowing_power(spec, scenario: Scenario, proto, prices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
@@ -135,7 +156,7 @@ def liquidation_curve(scenario: Scenario, drops: Sequence[float] | None = None) 
     for drop in drops:
         prices = bp.price0 * np.where(moving, 1.0 - drop, 1.0)
         n = coll = debt = 0.0
-        for plan in bp.plans:
+        for plan in _lending_plans(bp):
             proto = plan.model
             p = prices[plan.assets][None, :]
             hf = health_factor(

@@ -18,13 +18,19 @@ parameter                 key                                         step
 liquidation threshold     ``protocols.P.reserves.A.liquidation_threshold``   -0.01 / +0.01 (absolute)
 liquidation bonus         ``protocols.P.reserves.A.liquidation_bonus``       -0.01 / +0.01 (absolute)
 e-mode threshold, bonus   ``protocols.P.emode.N.liquidation_threshold``, ...  -0.01 / +0.01 (absolute)
+ltv (borrowing on)        ``protocols.P.reserves.A.ltv``, ``emode.N.ltv``      -0.01 / +0.01 (absolute)
+borrow cap (borrowing on) ``protocols.P.reserves.A.borrow_cap``                x0.8 / x1.25 (relative)
 venue depth               ``venues.V.depth_usd`` (books), ``reserves`` /       x0.8 / x1.25 (relative, symmetric
                           ``balances`` (pools), range liquidity                in log depth)
 ========================  ==========================================  =========================================
 
 A parameter is bumped only where it can act: a reserve's threshold and bonus when some account holds that
 collateral outside an e-mode category that overrides them, an e-mode category's when some account is in it, and
-a venue with a depth key (a pool read from a tick snapshot has none and is listed as skipped). The starting book
+a venue with a depth key (a pool read from a tick snapshot has none and is listed as skipped); an ltv and a set
+borrow cap only where borrowers borrow (``[agents.borrowers]`` ``borrow_above_health_factor``), the only place they
+act. Beside each effect on the protocol, :attr:`SensitivityResult.costs` holds what the change costs the users:
+the change of the starting book's borrowing power (deterministic, :mod:`firesale.analysis.borrowing_power`) and,
+where borrowing is on, of the borrowing done (``<protocol>.borrowed_usd``, paired). The starting book
 is held fixed across bumps: a generated book (``protocols.P.generate``) is derived from the collateral's threshold,
 and re-deriving it at each bump would keep every health factor where it was.
 
@@ -47,6 +53,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from firesale.agents.borrowers import borrows_on
+from firesale.analysis.borrowing_power import UserCosts
 from firesale.analysis.compare import _Z, _ZERO, _normal
 from firesale.analysis.sweep import with_overrides
 from firesale.exceptions import ParameterError, ScenarioError
@@ -61,7 +69,9 @@ from firesale.scenario.schema import (
 
 __all__ = [
     "BONUS_STEP",
+    "BORROW_CAP_FACTORS",
     "DEPTH_FACTORS",
+    "LTV_STEP",
     "STATISTICS",
     "THRESHOLD_STEP",
     "Bump",
@@ -76,6 +86,10 @@ THRESHOLD_STEP = 0.01
 BONUS_STEP = 0.01
 #: Factors of a venue's depth, symmetric in log depth (ln 1.25 = -ln 0.8).
 DEPTH_FACTORS = (0.8, 1.25)
+#: Absolute step of an ltv (bumped only where borrowers borrow: ``[agents.borrowers]`` borrow_above_health_factor).
+LTV_STEP = 0.01
+#: Factors of a borrow cap (where one is set and borrowers borrow), as for depth.
+BORROW_CAP_FACTORS = (0.8, 1.25)
 #: The statistics each bump is measured on: (key, label, kind, per-path values from a metrics frame).
 STATISTICS: tuple[tuple[str, str, str], ...] = (
     ("bad_debt_mean_usd", "Expected bad debt", "usd"),
@@ -96,7 +110,7 @@ class Bump:
         Dotted scenario key (what ``firesale sweep --set`` takes).
     label : str
         Plain words for tables, e.g. "aave WETH liquidation threshold".
-    kind : {"threshold", "bonus", "depth"}
+    kind : {"threshold", "bonus", "ltv", "borrow_cap", "depth"}
     base : float
         The scenario's value (a depth bump's is the venue's headline depth, e.g. ``depth_usd``).
     down, up : float
@@ -143,6 +157,11 @@ def _governed(scenario: Scenario, proto: LendingSpec) -> tuple[dict[str, float],
 def _absolute(key: str, label: str, kind: str, base: float, step: float) -> Bump:
     down, up = round(base - step, 12), round(base + step, 12)
     return Bump(key, label, kind, base, down, up, f"-{step:g} / +{step:g}", {key: down}, {key: up})
+
+
+def _relative(key: str, label: str, kind: str, base: float, factors: tuple[float, float]) -> Bump:
+    lo, hi = factors
+    return Bump(key, label, kind, base, lo, hi, f"x{lo:g} / x{hi:g}", {key: base * lo}, {key: base * hi})
 
 
 def _depth_bump(venue: Any, factors: tuple[float, float]) -> Bump | None:
@@ -230,8 +249,12 @@ def parameter_bumps(
             )
             continue
         reserve, category = _governed(scenario, proto)
+        borrowing = borrows_on(scenario, proto.name)  # ltv and borrow caps act only on new borrows
         for asset, r in proto.reserves.items():
             prefix = f"protocols.{proto.name}.reserves.{asset}"
+            if borrowing and r.borrow_cap:
+                bumps.append(_relative(f"{prefix}.borrow_cap", f"{proto.name} {asset} borrow cap", "borrow_cap",
+                                       float(r.borrow_cap), BORROW_CAP_FACTORS))  # fmt: skip
             if reserve[asset] <= 0:
                 skipped.append((prefix, "no collateral in the book uses this reserve's threshold and bonus"))
                 continue
@@ -243,6 +266,8 @@ def parameter_bumps(
                 _absolute(f"{prefix}.liquidation_bonus", f"{proto.name} {asset} liquidation bonus", "bonus",
                           r.liquidation_bonus, bonus_step)
             )  # fmt: skip
+            if borrowing:
+                bumps.append(_absolute(f"{prefix}.ltv", f"{proto.name} {asset} ltv", "ltv", r.ltv, LTV_STEP))
         for cid, cat in proto.emode.items():
             prefix = f"protocols.{proto.name}.emode.{cid}"
             name = cat.label or f"e-mode {cid}"
@@ -257,6 +282,9 @@ def parameter_bumps(
                 _absolute(f"{prefix}.liquidation_bonus", f"{proto.name} {name} (e-mode {cid}) liquidation bonus",
                           "bonus", cat.liquidation_bonus, bonus_step)
             )  # fmt: skip
+            if borrowing:
+                label = f"{proto.name} {name} (e-mode {cid}) ltv"
+                bumps.append(_absolute(f"{prefix}.ltv", label, "ltv", cat.ltv, LTV_STEP))
     for venue in scenario.spec.venues:
         b = _depth_bump(venue, (float(depth_factors[0]), float(depth_factors[1])))
         if b is None:
@@ -308,11 +336,15 @@ class SensitivityResult:
     wall_seconds : float
     base_result : SimulationResult
         The base run (for a report).
+    costs : pandas.DataFrame or None
+        What each bump costs the users, one row per bump (:func:`firesale.analysis.borrowing_power.bump_costs`):
+        the starting book's borrowing power and, where borrowing is on, the borrowing done. None when not computed.
     """
 
     def __init__(
         self, scenario_name: str, seed: int, n_paths: int, base: dict[str, float], rows: pd.DataFrame,
         skipped: list[tuple[str, str]], level: float, wall_seconds: float, base_result: Any,
+        costs: pd.DataFrame | None = None,
     ) -> None:  # fmt: skip
         self.scenario_name = scenario_name
         self.seed = seed
@@ -323,6 +355,7 @@ class SensitivityResult:
         self.level = level
         self.wall_seconds = wall_seconds
         self.base_result = base_result
+        self.costs = costs
 
     def ranked(self, statistic: str = "bad_debt_mean_usd") -> pd.DataFrame:
         """The rows of one statistic, largest absolute effect first (ties in the order the bumps were made)."""
@@ -435,11 +468,13 @@ def sensitivities(
     base_result = run(sc)
     base_m = base_result.metrics
     rows = []
+    users = UserCosts(sc, base_m, z)
     for b, (down, up) in zip(bumps, variants, strict=True):
         m_down = None if isinstance(down, str) else run(down).metrics
         m_up = None if isinstance(up, str) else run(up).metrics
         if m_down is None and m_up is None:
             continue
+        users.add(b.key, down, up, m_down, m_up)
         for key, label, unit in STATISTICS:
             y0 = _values(base_m, key)
             yd = None if m_down is None else _values(m_down, key)
@@ -476,6 +511,7 @@ def sensitivities(
                "up_se", "significant"]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     base = {key: float(_values(base_m, key).mean()) for key, _, _ in STATISTICS}
+    wall = time.perf_counter() - t0
     return SensitivityResult(
-        sc.name, int(seed), int(n_paths), base, frame, skipped, level, time.perf_counter() - t0, base_result
+        sc.name, int(seed), int(n_paths), base, frame, skipped, level, wall, base_result, costs=users.frame()
     )

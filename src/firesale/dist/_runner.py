@@ -7,6 +7,9 @@ bit-identical to :func:`firesale.simulate` for any worker count and chunking. Wi
 chunk is written to the run's folder (:class:`firesale.store._blocks.BlockLog`) before it counts as done, so a run
 killed mid-way resumes with only the missing blocks. A run that :func:`firesale.simulate` would stream (above
 ``KEEP_PATHS_BYTES`` of series) keeps each chunk's series only as per-step summaries, folded in as the chunk arrives.
+Each chunk also returns its per-account summaries (:class:`~firesale.engine._summaries.AccountSummary`: per-block
+statistics), stored with the chunk and merged in block order as chunks arrive, so ``result.accounts`` is
+:func:`firesale.simulate`'s, resumed or not.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import numpy as np
 import pandas as pd
 
 from firesale._version import __version__
-from firesale.engine._summaries import merge_into, summarize
+from firesale.engine._summaries import AccountSummary, merge_into, summarize
 from firesale.engine.seeding import BLOCK_SIZE
 from firesale.engine.simulate import _keeps_paths, run_blocks
 from firesale.exceptions import ParameterError, StoreError
@@ -63,7 +66,9 @@ def _default_chunk(n_blocks: int, n_workers: int) -> int:
 
 
 def _task(scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str) -> Any:
-    return run_blocks(scenario, seed, blocks, n_paths, kernel=kernel)
+    accounts: dict[str, AccountSummary] = {}
+    frame, arrays = run_blocks(scenario, seed, blocks, n_paths, kernel=kernel, accounts=accounts)
+    return frame, arrays, accounts
 
 
 @dataclasses.dataclass
@@ -80,6 +85,10 @@ class PointRun:
     )
     started: float = dataclasses.field(default_factory=time.perf_counter)
     result: SimulationResult | None = None
+    #: Per-account summaries by protocol, every chunk merged in as it arrives (folded in block order).
+    accounts: dict[str, AccountSummary] = dataclasses.field(default_factory=dict)
+    #: Some chunk came from a store written without per-account summaries: the run has none.
+    accounts_lost: bool = False
 
     @functools.cached_property
     def keeps_paths(self) -> bool:
@@ -89,6 +98,14 @@ class PointRun:
     def fold(self, blocks: range, arrays: dict[str, np.ndarray]) -> dict[str, Any]:
         """A chunk's recorded series as kept: the arrays, or (a streamed run) their per-step summaries."""
         return arrays if self.keeps_paths else summarize(arrays, blocks.start * BLOCK_SIZE)
+
+    def add_accounts(self, part: dict[str, AccountSummary]) -> None:
+        """Merge a chunk's per-account summaries (its blocks, disjoint from those merged so far)."""
+        for name, summary in part.items():
+            if name in self.accounts:
+                self.accounts[name].merge(summary)
+            else:
+                self.accounts[name] = summary
 
     @property
     def n_blocks(self) -> int:
@@ -108,6 +125,11 @@ class PointRun:
                 raise StoreError(f"Run {self.run_id} holds blocks {r} beyond its {self.n_blocks} blocks.")
             frame, arrays = self.log.load(r)
             self.chunks[r.start] = (r, frame, self.fold(r, arrays))
+            stored = self.log.load_accounts(r)
+            if stored is None:
+                self.accounts_lost = True
+            else:
+                self.add_accounts({a.protocol: a for a in map(AccountSummary.from_arrays, stored)})
 
     def assemble(self) -> SimulationResult:
         ordered = [self.chunks[k] for k in sorted(self.chunks)]
@@ -130,6 +152,11 @@ class PointRun:
             protocol_names=[p.name for p in spec.protocols],
             dt=spec.simulation.dt,
             wall_seconds=time.perf_counter() - self.started,
+            accounts=(
+                pd.concat([a.frame() for a in self.accounts.values()], ignore_index=True)
+                if self.accounts and not self.accounts_lost
+                else None
+            ),
         )
 
 
@@ -200,11 +227,14 @@ def run_points(
         p = points[i]
         p.result = p.assemble()
         if store is not None and p.run_id is not None:
+            series = {"series": p.result.series}
+            if p.result.accounts is not None:  # per-account losses, for the report's top accounts
+                series["accounts"] = p.result.accounts
             store.finish(
                 p.run_id,
                 metrics=p.result.metrics,
                 summary=p.result.summary(),
-                series={"series": p.result.series},
+                series=series,
                 wall_seconds=p.result.wall_seconds,
             )
             if p.log is not None:
@@ -212,16 +242,18 @@ def run_points(
         if on_point is not None:
             on_point(i, p.result)
         p.chunks.clear()  # the result holds the paths now
+        p.accounts.clear()
 
     try:
         for i, p in enumerate(points):
             if not p.missing():
                 finish(i)
-        for i, blocks, (frame, arrays) in _execute(jobs, points, client, kernel):
+        for i, blocks, (frame, arrays, accounts) in _execute(jobs, points, client, kernel):
             p = points[i]
             if p.log is not None:
-                p.log.save(blocks, frame, arrays)
+                p.log.save(blocks, frame, arrays, accounts=[a.to_arrays() for a in accounts.values()])
             p.chunks[blocks.start] = (blocks, frame, p.fold(blocks, arrays))
+            p.add_accounts(accounts)
             done += len(blocks)
             if progress is not None:
                 progress(done / total)

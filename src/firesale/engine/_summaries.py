@@ -37,7 +37,10 @@ import pandas as pd
 
 from firesale.engine.seeding import BLOCK_SIZE
 
-__all__ = ["ALPHA", "MIN_ABS", "QUANTILES", "SeriesSummary", "merge_into", "series_frame", "summarize"]
+__all__ = [
+    "ACCOUNT_ROWS", "ALPHA", "MIN_ABS", "QUANTILES", "AccountSummary", "SeriesSummary", "fold_accounts",
+    "merge_into", "series_frame", "summarize",
+]  # fmt: skip
 
 #: Relative accuracy of a streamed quantile (see the module docstring).
 ALPHA = 0.005
@@ -226,3 +229,183 @@ def series_frame(summaries: Mapping[str, SeriesSummary], dt: float) -> pd.DataFr
         frame.insert(0, "step", np.arange(s.n_cols))
         rows.append(frame)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
+
+
+#: Accounts a stored per-account table keeps per protocol and ranking (the rest are summed into one row).
+ACCOUNT_ROWS = 1000
+#: The two per-account statistics of :class:`AccountSummary`, in its arrays' order.
+ACCOUNT_STATISTICS = ("bad_debt", "debt_at_risk")
+_SUMMED = ("members", "debt_usd", "collateral_usd", "bad_debt_mean_usd", "debt_at_risk_mean_usd")
+
+
+class AccountSummary:
+    """Mean and standard error over paths, per account of one lending protocol, of its bad debt at the end and
+    its debt at risk (:meth:`firesale.protocols.lending_market.LendingMarket.account_losses`).
+
+    Streamed like the series summaries: each block of 256 paths gives, per account, its count, mean and sum of
+    squared deviations (float64), and blocks are folded in block order with the pairwise update of Chan, Golub
+    and LeVeque ("Algorithms for computing the sample variance", The American Statistician 37(3), 1983), so
+    the result depends only on the set of blocks, not on the batch size or on the order batches arrive in (a
+    block that arrives early waits until those before it are in). Memory: a few float64 per account, whatever
+    the number of paths.
+
+    Parameters
+    ----------
+    protocol : str
+    start : DataFrame
+        One row per account (position row): ``account``, ``members`` (accounts merged into the row: 1 unless
+        cohorts), ``debt_usd``, ``collateral_usd`` and ``health_factor`` of the starting book at starting
+        prices.
+    """
+
+    def __init__(self, protocol: str, start: pd.DataFrame) -> None:
+        self.protocol, self.start = protocol, start.reset_index(drop=True)
+        self.count = 0
+        self.mean = np.zeros((len(ACCOUNT_STATISTICS), len(start)))
+        self.m2 = np.zeros_like(self.mean)
+        self._next = 0
+        self._pending: dict[int, tuple[int, np.ndarray, np.ndarray]] = {}
+
+    def add(self, bad_debt: np.ndarray, debt_at_risk: np.ndarray, first_path: int) -> None:
+        """Fold in paths ``first_path ..`` (the rows of each (n, n_accounts) array); a block starts there."""
+        n_acc = len(self.start)
+        if bad_debt.shape != debt_at_risk.shape or bad_debt.shape[1:] != (n_acc,) or first_path % BLOCK_SIZE:
+            raise ValueError(
+                f"values of shape {bad_debt.shape} at path {first_path} do not fit {n_acc} accounts"
+            )
+        for s in range(0, bad_debt.shape[0], BLOCK_SIZE):
+            block = (first_path + s) // BLOCK_SIZE
+            if block in self._pending or block < self._next:
+                raise ValueError(f"block {block} was already added to this summary")
+            parts = [x[s : s + BLOCK_SIZE] for x in (bad_debt, debt_at_risk)]
+            mean = np.stack([x.mean(axis=0) for x in parts])
+            m2 = np.stack([((x - m) ** 2).sum(axis=0) for x, m in zip(parts, mean, strict=True)])
+            self._pending[block] = (parts[0].shape[0], mean, m2)
+        while self._next in self._pending:
+            part = self._pending.pop(self._next)
+            self.count, self.mean, self.m2 = _combine(self.count, self.mean, self.m2, *part)
+            self._next += 1
+
+    def merge(self, other: AccountSummary) -> None:
+        """Add the blocks ``other`` summarises (other blocks of the same book, e.g. a distributed chunk's).
+
+        ``other``'s blocks already folded (those from block 0) can only go into a summary holding none of them
+        yet; its pending blocks wait here like added ones, so the folds happen in block order as for :meth:`add`.
+        """
+        if other.protocol != self.protocol or other.mean.shape != self.mean.shape:
+            raise ValueError("summaries of different books cannot be merged")
+        if other._next:
+            if self.count or self._next or any(b < other._next for b in self._pending):
+                raise ValueError(f"blocks 0..{other._next - 1} were already added to this summary")
+            self.count, self.mean, self.m2, self._next = other.count, other.mean, other.m2, other._next
+        for block in sorted(other._pending):
+            if block in self._pending or block < self._next:
+                raise ValueError(f"block {block} was already added to this summary")
+            self._pending[block] = other._pending[block]
+        while self._next in self._pending:
+            part = self._pending.pop(self._next)
+            self.count, self.mean, self.m2 = _combine(self.count, self.mean, self.m2, *part)
+            self._next += 1
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The summary as plain arrays (no pickles), for a run store's completed-blocks files."""
+        blocks = sorted(self._pending)
+        out = {
+            "protocol": np.array(self.protocol),
+            "state": np.array([self.count, self._next], dtype=np.int64),
+            "mean": self.mean,
+            "m2": self.m2,
+            "pending_blocks": np.array(blocks, dtype=np.int64),
+            "pending_counts": np.array([self._pending[b][0] for b in blocks], dtype=np.int64),
+            "pending_mean": np.array([self._pending[b][1] for b in blocks]).reshape(-1, *self.mean.shape),
+            "pending_m2": np.array([self._pending[b][2] for b in blocks]).reshape(-1, *self.m2.shape),
+        }
+        for col in self.start.columns:
+            out[f"start_{col}"] = self.start[col].to_numpy(dtype=str if col == "account" else None)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: Mapping[str, np.ndarray]) -> AccountSummary:
+        """The summary :meth:`to_arrays` wrote."""
+        start = pd.DataFrame({k[len("start_") :]: v for k, v in arrays.items() if k.startswith("start_")})
+        out = cls(str(arrays["protocol"]), start)
+        (count, out._next), out.mean, out.m2 = arrays["state"].tolist(), arrays["mean"], arrays["m2"]
+        out.count = count
+        for k, block in enumerate(arrays["pending_blocks"].tolist()):
+            n = int(arrays["pending_counts"][k])
+            out._pending[block] = (n, arrays["pending_mean"][k], arrays["pending_m2"][k])
+        return out
+
+    def frame(self, limit: int = ACCOUNT_ROWS) -> pd.DataFrame:
+        """The accounts with some debt at risk or bad debt, most debt at risk first: the starting book's
+        figures, the means (``*_mean_usd``) and standard errors (``*_se_usd``), and ``n_paths``.
+
+        At most ``limit`` accounts by each ranking are listed; the others are summed into one row, account
+        ``"(other accounts)"``, so that the column totals stay those of the whole book."""
+        count, mean, m2 = self.count, self.mean, self.m2
+        for block in sorted(self._pending):  # blocks after a gap: folded in block order, on copies
+            count, mean, m2 = _combine(count, mean, m2, *self._pending[block])
+        se = np.sqrt(m2 / max(count - 1, 1) / count) if count > 1 else np.full_like(mean, np.nan)
+        out = self.start.copy()
+        out.insert(0, "protocol", self.protocol)
+        for k, name in enumerate(ACCOUNT_STATISTICS):
+            out[f"{name}_mean_usd"], out[f"{name}_se_usd"] = mean[k], se[k]
+        out["n_paths"] = count
+        live = out[(out["debt_at_risk_mean_usd"] > 0) | (out["bad_debt_mean_usd"] > 0)]
+        keep = sorted(
+            set(live.nlargest(limit, "bad_debt_mean_usd").index)
+            | set(live.nlargest(limit, "debt_at_risk_mean_usd").index)
+        )
+        rest = live.drop(index=keep)
+        live = live.loc[keep].sort_values(["debt_at_risk_mean_usd", "bad_debt_mean_usd"], ascending=False)
+        if not rest.empty:
+            other = {c: rest[c].sum() for c in _SUMMED}
+            other.update(protocol=self.protocol, account="(other accounts)", health_factor=np.nan,
+                         bad_debt_se_usd=np.nan, debt_at_risk_se_usd=np.nan, n_paths=count)  # fmt: skip
+            live = pd.concat([live, pd.DataFrame([other])[live.columns]], ignore_index=True)
+        return live.reset_index(drop=True)
+
+
+def _combine(n_a, mean_a, m2_a, n_b, mean_b, m2_b):  # type: ignore[no-untyped-def]
+    """Count, mean and sum of squared deviations of two disjoint samples together (Chan, Golub, LeVeque)."""
+    n = n_a + n_b
+    delta = mean_b - mean_a
+    return n, mean_a + delta * (n_b / n), m2_a + m2_b + delta**2 * (n_a * n_b / n)
+
+
+def account_start(model: object, prices0: np.ndarray) -> pd.DataFrame | None:
+    """The starting book of a lending model, one row per account (see :class:`AccountSummary`), or None for a
+    model without per-account positions (no ``account_losses``)."""
+    if not hasattr(model, "account_losses"):
+        return None
+    from firesale.protocols.lending import health_factor
+
+    coll0, debt0, params = model.collateral0, model.debt0, model.params  # type: ignore[attr-defined]
+    labels = model.accounts  # type: ignore[attr-defined]
+    lt = params.liquidation_threshold
+    return pd.DataFrame(
+        {
+            "account": [str(a) for a in (np.arange(coll0.shape[0]) if labels is None else labels)],
+            "members": params.weights(),
+            "debt_usd": (debt0 * prices0[None, :]).sum(axis=1),
+            "collateral_usd": (coll0 * prices0[None, :]).sum(axis=1),
+            "health_factor": health_factor(coll0[None], debt0[None], prices0[None, :], lt)[0],
+        }
+    )
+
+
+def fold_accounts(total: dict[str, AccountSummary], world: object) -> None:
+    """Fold the end of a batch's world (paths ``world.first_path ..``) into ``total``, by lending protocol."""
+    bp, market = world.bp, world.accounting.last_market  # type: ignore[attr-defined]
+    for plan, state in zip(bp.plans, world.states, strict=True):  # type: ignore[attr-defined]
+        model = plan.model
+        if model.name not in total:
+            start = account_start(model, bp.price0[plan.assets])
+            if start is None:
+                continue
+            total[model.name] = AccountSummary(model.name, start)
+        prices = market[:, plan.assets]
+        for s in range(0, prices.shape[0], BLOCK_SIZE):  # a block at a time: temporaries of 256 paths
+            rows = slice(s, s + BLOCK_SIZE)
+            bad, at_risk = model.account_losses(state, prices[rows], rows)
+            total[model.name].add(bad, at_risk, world.first_path + s)  # type: ignore[attr-defined]

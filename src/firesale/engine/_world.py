@@ -26,6 +26,7 @@ Python loops run over steps, cascade rounds, protocols, assets and venues; never
 from __future__ import annotations
 
 import inspect
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -41,6 +42,9 @@ from firesale.liquidity.venues import VenueSet
 from firesale.oracle.network import OracleNetwork
 from firesale.protocols import ProtocolModel, RoundInputs, SaleQuotes
 from firesale.protocols.base import LiquidatorCapacity
+
+if TYPE_CHECKING:
+    from firesale.engine.trace import CascadeTrace
 
 __all__ = ["CHANNELS", "SALE_SIZES_USD", "World"]
 
@@ -72,17 +76,20 @@ class World:
     absorb_sales : bool
         A replay's baseline pass: every protocol's sales and purchases are absorbed outside the venues (at market,
         moving no price) and logged in ``flow_log``, per model: ``sell`` and ``buy``, (n_paths, n_steps + 1,
-        n_model_assets).
+        n_model_assets). Its flows stand for the real market's, whose protocols had no hypothetical policy: the
+        scenario's ``[[policies]]`` do not act in it.
     baseline : list of dict, optional
         The ``flow_log`` of a baseline pass: each step, after arbitrage, its flows' impact is added back
         (:meth:`firesale.liquidity.venues.VenueSet.add_back`) before the cascade, so that a replayed price,
         which already contains the real market's flows, moves only by what the simulated flows add to them.
+    trace : CascadeTrace, optional
+        Called after every cascade round that acted (:mod:`firesale.engine.trace`); None costs one test per round.
     """
 
     def __init__(self, bp: Blueprint, exo: np.ndarray, gas_gwei: np.ndarray, debug: bool = False,
                  channels: tuple[str, ...] | frozenset[str] = CHANNELS, focus: int | None = None,
                  seed: int = 0, blocks: range | None = None, absorb_sales: bool = False,
-                 baseline: list[dict[str, np.ndarray]] | None = None) -> None:  # fmt: skip
+                 baseline: list[dict[str, np.ndarray]] | None = None, trace: CascadeTrace | None = None) -> None:  # fmt: skip
         spec = bp.scenario.spec
         self.bp, self.exo = bp, exo
         self.n_paths = n = exo.shape[0]
@@ -111,8 +118,15 @@ class World:
         self.states = [_init_state(p.model, n, seed, blocks) for p in bp.plans]
         self.accounting = Accounting(n, [p.model.name for p in bp.plans], bp.assets, bp.price0)
         # Cumulative flows out of each model, per path and model asset: what conservation is checked against.
-        self.out = [{k: np.zeros((n, len(p.assets))) for k in ("sold", "kept", "repaid")} for p in bp.plans]
+        self.out = [{k: np.zeros((n, len(p.assets))) for k in ("sold", "kept", "repaid", "minted", "burned")}
+                    for p in bp.plans]  # fmt: skip
+        #: Each asset's supply issued by the protocols since the start, minted less burned (n_paths, n_assets).
+        self.net_issued = np.zeros((n, len(bp.assets)))
         self.absorb_sales, self.baseline = absorb_sales, baseline
+        # firesale.policies: none in a replay's baseline pass (the real market's flows had no hypothetical policy)
+        self.policies = None if absorb_sales else bp.policies
+        # firesale.engine.trace: records each round's flows of some paths (None: not traced)
+        self.trace = trace
         self.flow_log = (
             [{k: np.zeros((n, bp.n_steps + 1, len(p.assets))) for k in ("sell", "buy")} for p in bp.plans]
             if absorb_sales
@@ -159,8 +173,8 @@ class World:
         self.attackers.act(self.venues, market, time, bp.dt)
         self.oracles.poke(time, market, self.venues, step_start=True)
         # firesale.policies: triggers see this step's oracles; actions bind its cascade
-        if bp.policies is not None:
-            bp.policies.step(self, time, market)
+        if self.policies is not None:
+            self.policies.step(self, time, market)
         for agent in self.behaviour:  # borrowers and lenders act on this step's oracles, before its cascade
             agent.act(self, time, market)
         capacity = self.liquidators.capacity(t, market)
@@ -183,6 +197,8 @@ class World:
             if not did.any():
                 break
             rounds += did
+            if self.trace is not None:
+                self.trace.round(self, market, did)
             self.arbitrageurs.run(self.venues, self.exo_now, did)  # only paths whose prices the sales moved
             market = self._reprice()
             self.oracles.poke(time, market, self.venues, step_start=False)
@@ -191,6 +207,8 @@ class World:
         self.accounting.close_step(t, market, books, rounds, unserved, self._liquidity_flag(),
                                    self.oracles.failed(self.oracle_feeds, time, market,
                                                        bp.scenario.spec.failure_oracle_deviation))  # fmt: skip
+        if self.policies is not None:  # per-path records of what each policy did (firesale.policies.runner)
+            self.policies.close_step(self, time, market)
         if self.debug:
             self.check_conservation()
 
@@ -207,19 +225,38 @@ class World:
             return self.venues.sale_curves(plan.assets, venues, market, self.exo_now, SALE_SIZES_USD, paths,
                                            needed_usd)  # fmt: skip
 
+        def costs(paths: np.ndarray, needed_usd: np.ndarray) -> np.ndarray:
+            """What buying each asset would cost, routed as Flows.buy is below, on copies of the venues."""
+            out = np.zeros((self.n_paths, len(plan.assets), SALE_SIZES_USD.size))
+            asked = np.zeros(self.n_paths, dtype=bool)
+            asked[paths] = True
+            for r, a in enumerate(plan.assets):
+                if not needed_usd[r] > 0:
+                    continue
+                price = np.where(asked & (market[:, a] > 0), market[:, a], np.inf)  # inf: buys nothing
+                trial = self.venues.copy_state()
+                for s in range(1, SALE_SIZES_USD.size):
+                    step = (SALE_SIZES_USD[s] - SALE_SIZES_USD[s - 1]) / price
+                    out[:, r, s] = out[:, r, s - 1] + trial.buy(int(a), step, venues[r], market, self.exo_now)
+            return out
+
         oracle = mkt.copy()
         for r, k in enumerate(plan.oracles):
             if k >= 0:
                 oracle[:, r] = self.oracles.reported(k, time)
         inputs = RoundInputs(
             time=time, oracle=oracle, market=mkt, active=active,
-            liquidators=cap, quotes=SaleQuotes(SALE_SIZES_USD, proceeds),
+            liquidators=cap, quotes=SaleQuotes(SALE_SIZES_USD, proceeds, costs),
         )  # fmt: skip
         flows = plan.model.round(state, inputs)
         out = self.out[pi]
         out["sold"] += flows.sell
         out["kept"] += flows.kept
         out["repaid"] += flows.buy
+        for key, arr, sign in (("minted", flows.minted, 1.0), ("burned", flows.burned, -1.0)):
+            if arr is not None:  # tokens the protocol created or destroyed: the issued supply moves
+                out[key] += arr
+                self.net_issued[:, plan.assets] += sign * arr
         if self.flow_log is not None:
             self.flow_log[pi]["sell"][:, self.t] += flows.sell
             self.flow_log[pi]["buy"][:, self.t] += flows.buy
@@ -271,6 +308,9 @@ class World:
         debt_assets = [_owed_assets(p.model) for p in self.bp.plans]
         out = self.accounting.final_metrics(books, debt_assets, [list(p.model.assets) for p in self.bp.plans],
                                             self.exo, self.attackers.cost_usd)  # fmt: skip
+        out.update(self.liquidators.metrics(out))  # [agents.searchers]: priority fees
+        if self.policies is not None:  # policy.<name>.* and policies.*: what the policies did, per path
+            out.update(self.policies.metrics(self))
         for p, s in zip(self.bp.plans, self.states, strict=True):
             for key, value in p.model.metrics(s, market[:, p.assets]).items():
                 out[f"{p.model.name}.{key}"] = np.asarray(value, dtype=float)

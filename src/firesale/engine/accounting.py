@@ -43,10 +43,15 @@ class Accounting:
         self.last_rounds = np.zeros(n_paths, dtype=np.int64)
         self.last_liquidated = np.zeros(n_paths)
         self.step_liquidated = np.zeros(n_paths)
+        # Liquidations taken in the step and accounts left unserved at its end ("unserved" in simulation.record).
+        self.step_actions = np.zeros(n_paths, dtype=np.int64)
+        self.last_actions = np.zeros(n_paths, dtype=np.int64)
+        self.last_unserved = np.zeros(n_paths, dtype=np.int64)
         self.last_market = np.broadcast_to(price0, (n_paths, len(assets))).copy()
 
     def new_step(self) -> None:
         self.step_liquidated = np.zeros_like(self.step_liquidated)
+        self.step_actions = np.zeros_like(self.step_actions)
 
     def flows(self, pi: int, flows: Flows, repaid_usd: np.ndarray, sale_value_usd: np.ndarray,
               proceeds_usd: np.ndarray, cost_usd: np.ndarray, gas_unit_usd: np.ndarray) -> None:  # fmt: skip
@@ -60,6 +65,7 @@ class Accounting:
         m["liquidator_profit_usd"] += proceeds_usd - cost_usd - gas
         self.liquidated_by_protocol[:, pi] += repaid_usd
         self.step_liquidated += repaid_usd
+        self.step_actions += flows.n_actions
 
     def close_step(self, t: int, market: np.ndarray, books: list[Accounts], rounds: np.ndarray,
                    unserved: np.ndarray, liquidity_flag: np.ndarray, oracle_flag: np.ndarray) -> None:  # fmt: skip
@@ -87,6 +93,8 @@ class Accounting:
         self.last_flags = np.stack([liquidity_flag, clear_flag, oracle_flag], axis=1)
         self.last_rounds = rounds
         self.last_liquidated = self.step_liquidated
+        self.last_actions = self.step_actions
+        self.last_unserved = unserved
         self.last_market = market
 
     def bad_debt(self) -> np.ndarray:

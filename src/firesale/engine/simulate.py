@@ -19,11 +19,12 @@ import pandas as pd
 from firesale._version import __version__
 from firesale.agents.liquidators import gas_price_path
 from firesale.engine._blueprint import Blueprint
-from firesale.engine._summaries import SeriesSummary, merge_into, summarize
+from firesale.engine._summaries import AccountSummary, SeriesSummary, fold_accounts, merge_into, summarize
 from firesale.engine._world import CHANNELS, World
 from firesale.engine.replay_baseline import baseline_flows
 from firesale.engine.seeding import BLOCK_SIZE, block_generator
 from firesale.exceptions import ParameterError, ScenarioError
+from firesale.liquidity._venue import VenueState
 from firesale.results import SimulationResult
 from firesale.scenario import Scenario, load_scenario
 
@@ -39,7 +40,15 @@ _SERIES = {
     "flags": "systemic-failure flags: liquidity, unclearable, oracle",
     "oracle": "each oracle's reported answer (USD)",
     "depth": "each venue's liquidity measure (an order book's depth in USD, a pool's own measure)",
+    "slippage": "loss selling SLIPPAGE_SIZES_USD of each collateral into each venue it is sold on, alone, now",
+    "staleness": "seconds since each oracle last wrote or changed its answer",
+    "oracle_deviation": "each oracle's |answer / market price - 1|",
+    "unserved": "liquidatable accounts left unliquidated, and their share of them plus the step's liquidations",
 }
+
+#: Sale sizes (USD at market) at which ``"slippage"`` is recorded: ``slippage_<size>_<asset>@<venue>`` is the share
+#: of the market value lost selling that much of the asset into that venue alone, fee included, on a copy of it.
+SLIPPAGE_SIZES_USD = (1e5, 1e6, 1e7)
 
 #: Implementations of the liquidation kernels, by name (``simulate(kernel=...)``).
 KERNELS = ("numba", "numpy")
@@ -59,7 +68,16 @@ def recorded_variables(scenario: Scenario) -> int:
         3 * ("flags" in record)
         + len(spec.oracles) * ("oracle" in record)
         + len(spec.venues) * ("depth" in record)
+        + len(spec.oracles) * (("staleness" in record) + ("oracle_deviation" in record))
+        + 2 * ("unserved" in record)
+        + len(spec.protocols) * ("coverage" in record)
     )
+    if "slippage" in record:
+        from firesale.protocols import protocol_type
+
+        models = [protocol_type(p.type).build(p, scenario) for p in spec.protocols]
+        pairs = {(a, v) for m in models for a, vs in zip(m.assets, m.sale_venues, strict=True) for v in vs}
+        n += len(SLIPPAGE_SIZES_USD) * len(pairs)
     own = [r for r in record if "." in r]
     if own:
         from firesale.protocols import protocol_type
@@ -97,7 +115,8 @@ def estimate_memory(
 
     Calibrated and checked on the flagship with ``benchmarks/bench_memory.py`` (peak resident set minus that of a
     one-path run in the same process): estimate / measured 0.97-1.18 from 512 to 25,000 paths of 288 steps and
-    100,000 of 12 steps, streamed and kept (2 cores, load 5-9).
+    100,000 of 12 steps, streamed and kept (2 cores, load 5-9). A perp venue adds its per-path state
+    (:func:`_perp_state_bytes`) and :data:`_PERP_CELL_TEMP_BYTES` of temporaries per (trader, market) cell.
     """
     spec = scenario.spec
     b = min(_batch_size(scenario, n_paths, batch_size), n_paths)
@@ -107,6 +126,7 @@ def estimate_memory(
     n_rec = recorded_variables(scenario)
     series = n_t * n_rec * 4  # bytes of one path's recorded series
     per_path = positions * _POSITION_BYTES + n_t * (n_assets * 8 * 2 + 8) + series
+    per_path += _perp_state_bytes(spec) + _PERP_CELL_TEMP_BYTES * sum(t * m for t, m in _perp_books(spec))
     n_metrics = 30 + 2 * n_assets + len(spec.protocols) * (3 + n_assets)
     fixed = n_paths * n_metrics * 8 * 2
     if _keeps_paths(scenario, n_paths, keep_paths):
@@ -122,6 +142,27 @@ def estimate_memory(
 _POSITION_BYTES = 20
 #: Histogram buckets a streamed variable's summary holds per step, on average (flagship, 512 paths: 77; prices 80).
 _SKETCH_BUCKETS = 150
+#: Bytes per (trader, market) cell and path that a perp venue's round and books hold at the peak beyond the cell's
+#: state ((paths, traders, markets) float64 temporaries: equities, orders, fills, funding payments), measured with
+#: benchmarks/bench_memory.py on perp worlds of 2,000 traders in 1 and 5 markets (docs/perps.md, "Memory").
+_PERP_CELL_TEMP_BYTES = 58
+
+
+def _perp_books(spec) -> list[tuple[int, int]]:  # type: ignore[no-untyped-def]
+    """(traders, markets) of each perp venue of a scenario spec, generated traders included."""
+    return [
+        (len(p.traders) + (p.generate.n_traders if p.generate is not None else 0), len(p.markets))
+        for p in spec.protocols
+        if getattr(p, "type", None) == "perp"
+    ]
+
+
+def _perp_state_bytes(spec) -> int:  # type: ignore[no-untyped-def]
+    """Bytes per path of the perp venues' state as ``PerpVenue.init_state`` allocates it: per (trader, market) cell
+    ``size`` and ``iso`` (2 float64); per trader ``cash`` and the kernels' bound ``screen_ratio`` (2 float64); per
+    market ``used`` (2), eight per-market arrays and ``screen_mark`` (11 float64); per path 201 bytes of ledgers,
+    counts, key and bound flags (tests/unit/engine/test_perp_memory.py counts them by hand)."""
+    return sum(16 * t * m + 16 * t + 88 * m + 201 for t, m in _perp_books(spec))
 
 
 def _available_memory() -> int:
@@ -134,9 +175,15 @@ def _available_memory() -> int:
 def _batch_size(scenario: Scenario, n_paths: int, batch_size: int | None) -> int:
     if batch_size is None:
         # Big batches amortise the per-step Python work; ~512 MiB of position state is plenty on any machine
-        # this runs on (the memory check below still guards the total).
-        positions = max(1, sum(p.collateral.size for p in scenario.positions.values()))
-        batch_size = max(BLOCK_SIZE, min(4096, (512 << 20) // (positions * 32)))
+        # this runs on (the memory check below still guards the total). Perp venues' books count as they hold.
+        positions = sum(p.collateral.size for p in scenario.positions.values())
+        spec = scenario.spec
+        state = (
+            positions * 32
+            + _perp_state_bytes(spec)
+            + _PERP_CELL_TEMP_BYTES * sum(t * m for t, m in _perp_books(spec))
+        )
+        batch_size = max(BLOCK_SIZE, min(4096, (512 << 20) // max(1, state)))
     blocks = -(-min(batch_size, max(n_paths, 1)) // BLOCK_SIZE)
     return blocks * BLOCK_SIZE
 
@@ -234,7 +281,7 @@ def simulate(
     if need > 0.8 * have:
         raise ScenarioError(
             f"{scenario.source}: simulation.n_paths: too many paths for memory: about {need / 2**30:.1f} GiB "
-            f"needed, {have / 2**30:.1f} GiB available; lower n_paths or the recorded series, got {n_paths}"
+            f"needed, {have / 2**30:.1f} GiB available; lower n_paths, batch_size or the recorded series, got {n_paths}"
         )
 
     started = _time.perf_counter()
@@ -255,9 +302,12 @@ def simulate(
             progress(done / work)
 
     summaries: dict[str, SeriesSummary] | None = None if keep else {}
+    accounts: dict[str, AccountSummary] = {}  # per lending protocol, folded batch by batch (bounded memory)
     for first_block in range(0, n_blocks, blocks_per_batch):
         blocks = range(first_block, min(n_blocks, first_block + blocks_per_batch))
-        frame, arrays = _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation)
+        frame, arrays = _run_batch(
+            bp, model, seed, blocks, n_paths, debug, tick, isolation, accounts=accounts
+        )
         metrics.append(frame)
         if summaries is None:
             for name, arr in arrays.items():
@@ -279,19 +329,30 @@ def simulate(
         protocol_names=[p.name for p in bp.protocols],
         dt=spec.simulation.dt,
         wall_seconds=wall,
+        accounts=pd.concat([a.frame() for a in accounts.values()], ignore_index=True) if accounts else None,
     )
 
 
 def run_blocks(
-    scenario: Scenario, seed: int, blocks: range, n_paths: int, *, kernel: str = "numba", debug: bool = False
+    scenario: Scenario,
+    seed: int,
+    blocks: range,
+    n_paths: int,
+    *,
+    kernel: str = "numba",
+    debug: bool = False,
+    accounts: dict[str, AccountSummary] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Run the path blocks ``blocks`` of an ``n_paths`` run: the unit of work a distributed executor schedules.
 
     Returns the per-path metrics (indexed by global path number) and the recorded series of those paths. Any
-    partition of a run's blocks gives, concatenated in block order, exactly what :func:`simulate` returns.
+    partition of a run's blocks gives, concatenated in block order, exactly what :func:`simulate` returns; so do
+    the per-account summaries folded into ``accounts`` (by protocol), merged with :meth:`AccountSummary.merge`.
     """
     bp = Blueprint.build(scenario, kernel)
-    return _run_batch(bp, _market_model(bp), seed, blocks, n_paths, debug, None, (CHANNELS, None))
+    return _run_batch(
+        bp, _market_model(bp), seed, blocks, n_paths, debug, None, (CHANNELS, None), accounts=accounts
+    )
 
 
 def _market_model(bp: Blueprint):  # type: ignore[no-untyped-def]
@@ -301,7 +362,9 @@ def _market_model(bp: Blueprint):  # type: ignore[no-untyped-def]
     return spec.market.build([bp.assets[a] for a in bp.market_assets], bp.scenario.base_dir)
 
 
-def _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation):  # type: ignore[no-untyped-def]
+def _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation, *, trace=None, accounts=None):  # type: ignore[no-untyped-def]
+    """Run one batch. ``trace`` (:class:`firesale.engine.trace.CascadeTrace`) records the cascade of some of its
+    paths round by round; ``accounts`` (per protocol) gets the batch's per-account losses folded in."""
     spec = bp.scenario.spec
     n_t = spec.simulation.n_steps
     record = list(spec.simulation.record)
@@ -313,14 +376,18 @@ def _run_batch(bp, model, seed, blocks, n_paths, debug, tick, isolation):  # typ
     baseline = baseline_flows(bp, exo, gas, seed, blocks)
     world = World(
         bp, exo, gas, debug=debug, channels=isolation[0], focus=isolation[1], seed=seed, blocks=blocks,
-        baseline=baseline,
+        baseline=baseline, trace=trace,
     )  # fmt: skip
     rec = _Recorder(record, world, keep, n_t)
     for _ in range(n_t):
         world.step()
         rec.take(world)
+        if trace is not None:
+            trace.step_end(world)
         if tick is not None:
             tick(len(blocks))
+    if accounts is not None:
+        fold_accounts(accounts, world)
     frame = pd.DataFrame(world.final_metrics())
     frame.index = pd.RangeIndex(lo, lo + keep, name="path")
     return frame, rec.arrays
@@ -374,6 +441,35 @@ class _Recorder:
             for k, venue in enumerate(bp.scenario.spec.venues):
                 self.arrays[f"depth_{venue.name}"] = np.empty(shape, dtype=np.float32)
                 self.arrays[f"depth_{venue.name}"][:, 0] = _float32(world.venues.depth(k))
+        if "slippage" in record:  # each (venue, collateral sold on it) once
+            pairs = sorted(
+                {(k, int(p.assets[r])) for p in bp.plans for r, vs in enumerate(p.venues) for k in vs}
+            )
+            self.slippage = [
+                (k, a, [f"slippage_{size:.0f}_{bp.assets[a]}@{bp.scenario.spec.venues[k].name}"
+                        for size in SLIPPAGE_SIZES_USD])
+                for k, a in pairs
+            ]  # fmt: skip
+            for _, _, names in self.slippage:
+                for name in names:
+                    self.arrays[name] = np.empty(shape, dtype=np.float32)
+            self._take_slippage(world, 0)
+        if "staleness" in record:  # the answer each feed last reported and when it last wrote or changed it
+            self.answers = [world.oracles.reported(k, 0.0).copy() for k in range(len(world.oracles.feeds))]
+            self.changed = [np.zeros(n_paths) for _ in world.oracles.feeds]
+            for feed in world.oracles.feeds:
+                self.arrays[f"staleness_{feed.name}"] = np.zeros(shape, dtype=np.float32)
+        if "oracle_deviation" in record:
+            for feed in world.oracles.feeds:
+                self.arrays[f"oracle_deviation_{feed.name}"] = np.empty(shape, dtype=np.float32)
+            self._take_deviation(world, 0)
+        if "unserved" in record:
+            self.arrays["unserved"] = np.zeros(shape, dtype=np.float32)
+            self.arrays["unserved_share"] = np.zeros(shape, dtype=np.float32)
+        if "coverage" in record:
+            for plan in bp.plans:
+                self.arrays[f"coverage_{plan.model.name}"] = np.empty(shape, dtype=np.float32)
+            self._take_coverage(world, 0)
         # A protocol's own series, "<protocol>.<series>" ("<protocol>.*": all it offers); the loader checked them.
         self.own: list[tuple[int, str, str]] = []
         for pi, plan in enumerate(bp.plans):
@@ -390,6 +486,60 @@ class _Recorder:
             plan = world.bp.plans[pi]
             market = world.accounting.last_market[:, plan.assets]
             self.arrays[name][:, t] = plan.model.record(world.states[pi], key, market)
+
+    def _take_coverage(self, world: World, t: int) -> None:
+        # Through the protocol contract (ProtocolModel.account, protocols/base.py): reserves_usd (reserves,
+        # insurance, fees earned) over bad_debt_usd; below 1 the bad debt exceeds them (Accounts.uncovered_usd > 0).
+        # No bad debt: infinite cover, recorded at float32's largest value as an infinitely deep venue is.
+        for pi, plan in enumerate(world.bp.plans):
+            acc = plan.model.account(world.states[pi], world.accounting.last_market[:, plan.assets])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                cover = np.where(acc.bad_debt_usd > 0, acc.reserves_usd / acc.bad_debt_usd, np.inf)
+            self.arrays[f"coverage_{plan.model.name}"][:, t] = _float32(cover)
+
+    def _take_slippage(self, world: World, t: int) -> None:
+        sizes = np.array(SLIPPAGE_SIZES_USD)
+        market, vs = world.accounting.last_market, world.venues
+        for k, a, names in self.slippage:
+            # What VenueSet.sale_curves quotes for one sale of each size into venue k alone, on a copy of that venue
+            # only (nothing here moves a venue): a book in closed form, a pool by one swap (every size at once: the
+            # pool's state repeated once per size along the path axis).
+            if vs.is_pool(k):
+                venue, (i, j), m = vs.venues[k][1], vs.pair(k, a), len(SLIPPAGE_SIZES_USD)
+                state = vs.states[k]
+                assert state is not None  # a pool's
+                trial = VenueState({key: np.concatenate([v] * m, axis=0) for key, v in state.arrays.items()})
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    dx = np.where(market[:, a] > 0, np.array(SLIPPAGE_SIZES_USD)[:, None] / market[:, a], 0.0)
+                out = venue.swap(trial, i, j, dx.reshape(-1)).reshape(m, -1)
+                curve = (out * market[:, vs.coins[k][j]]).T
+            else:  # one trade of each size: filled at the mean of the log impacts before and after it
+                curve = np.stack(
+                    [vs._book_curve(k, a, np.array([0.0, size]), market, world.exo_now)[:, 1]
+                     for size in SLIPPAGE_SIZES_USD], axis=1,
+                )  # fmt: skip
+            with np.errstate(divide="ignore", invalid="ignore"):
+                loss = np.where(market[:, a, None] > 0, 1.0 - curve / sizes[None, :], np.nan)
+            for s, name in enumerate(names):
+                self.arrays[name][:, t] = loss[:, s]
+
+    def _take_deviation(self, world: World, t: int) -> None:
+        market = world.accounting.last_market
+        for k, feed in enumerate(world.oracles.feeds):
+            m = market[:, world.oracles.asset[k]]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                dev = np.abs(world.oracles.reported(k, t * world.bp.dt) / m - 1.0)
+            self.arrays[f"oracle_deviation_{feed.name}"][:, t] = _float32(dev)
+
+    def _take_staleness(self, world: World, t: int) -> None:
+        time = t * world.bp.dt
+        for k, feed in enumerate(world.oracles.feeds):
+            answer = world.oracles.reported(k, time)
+            last = np.where(answer != self.answers[k], time, self.changed[k])
+            written = world.oracles.last_written(k, time)
+            self.changed[k] = last if written is None else np.maximum(last, written)
+            self.answers[k] = answer.copy()
+            self.arrays[f"staleness_{feed.name}"][:, t] = time - self.changed[k]
 
     def take(self, world: World) -> None:
         t = world.t
@@ -412,4 +562,16 @@ class _Recorder:
         if "depth" in self.record:
             for k, venue in enumerate(world.bp.scenario.spec.venues):
                 self.arrays[f"depth_{venue.name}"][:, t] = _float32(world.venues.depth(k))
+        if "slippage" in self.record:
+            self._take_slippage(world, t)
+        if "staleness" in self.record:
+            self._take_staleness(world, t)
+        if "oracle_deviation" in self.record:
+            self._take_deviation(world, t)
+        if "unserved" in self.record:
+            u, done = acc.last_unserved, acc.last_actions
+            self.arrays["unserved"][:, t] = u
+            self.arrays["unserved_share"][:, t] = np.where(u > 0, u / np.maximum(u + done, 1), 0.0)
+        if "coverage" in self.record:
+            self._take_coverage(world, t)
         self._take_own(world, t)

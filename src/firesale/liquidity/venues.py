@@ -62,6 +62,8 @@ class VenueSet:
                 self.book_of_asset[coins[k][0]] = k
         #: Share of each venue's starting liquidity still provided, (n_paths, n_venues).
         self.liq_factor = np.ones((n_paths, len(venues)))
+        #: Share of each pool's liquidity the protocols own (:meth:`add_liquidity`); None until a deposit.
+        self.owned_share: np.ndarray | None = None
         self.depth0 = np.stack([self.depth(k) for k in range(len(venues))], axis=1) if venues else None
 
     # ----- state ------------------------------------------------------------------------------------------------
@@ -88,14 +90,39 @@ class VenueSet:
     def scale_liquidity(self, k: int, new_factor: np.ndarray) -> None:
         """Set venue ``k``'s share of its starting liquidity (LPs leave or return at unchanged price)."""
         if self.is_pool(k):
-            self.venues[k][1].scale_liquidity(self.states[k], new_factor / self.liq_factor[:, k])
+            ratio = new_factor / self.liq_factor[:, k]
+            if self.owned_share is not None:  # protocol-owned liquidity stays when LPs leave or return
+                owned = self.owned_share[:, k]
+                ratio = (1.0 - owned) * ratio + owned
+                self.owned_share[:, k] = owned / ratio
+            self.venues[k][1].scale_liquidity(self.states[k], ratio)
         self.liq_factor[:, k] = new_factor
 
+    def add_liquidity(self, k: int, usd: np.ndarray, market: np.ndarray) -> None:
+        """Deposit ``usd`` per path into pool ``k`` in proportion to its holdings (at unchanged price).
+
+        The pool's liquidity is scaled by 1 + usd / value, its value at ``market`` prices (:meth:`pool_value`), as
+        an LP's proportional deposit does; the deposit is protocol-owned, so later LP withdrawals leave it in.
+        Pools only (constant-product, StableSwap, CryptoSwap, concentrated: every range scaled alike, a pro-rata
+        share of each LP position); an order book's depth is off-chain.
+        """
+        value = self.pool_value(k, market)
+        factor = 1.0 + np.where(usd > 0, usd / np.where(value > 0, value, np.inf), 0.0)
+        if self.owned_share is None:
+            self.owned_share = np.zeros_like(self.liq_factor)
+        owned = self.owned_share[:, k]
+        self.owned_share[:, k] = (owned + factor - 1.0) / factor
+        self.venues[k][1].scale_liquidity(self.states[k], factor)
+
     def pool_value(self, k: int, market: np.ndarray) -> np.ndarray:
-        """USD value of pool ``k``'s holdings at ``market`` prices, per path (constant-product and StableSwap)."""
+        """USD value of pool ``k``'s holdings at ``market`` prices, per path (any pool; concentrated: range by range)."""
         state, coins = self.states[k], self.coins[k]
         if "balances" in state.arrays:
             amounts = state["balances"]
+        elif (
+            "sqrt_price" in state.arrays
+        ):  # concentrated liquidity: what every range holds at the current price
+            amounts = _range_holdings(self.venues[k][1], state)
         else:
             amounts = np.stack([state["reserve0"], state["reserve1"]], axis=1)
         return (amounts * market[:, coins]).sum(axis=1)
@@ -298,3 +325,22 @@ class VenueSet:
         out.liq_factor = self.liq_factor.copy()
         out.depth0 = self.depth0
         return out
+
+
+def _range_holdings(pool, state) -> np.ndarray:  # type: ignore[no-untyped-def]
+    """Token amounts (human units, (n_paths, 2)) a concentrated pool's ranges hold at each path's price.
+
+    Per segment of constant liquidity L between sqrt prices a < b, at sqrt price p (Uniswap v3 whitepaper, eqs.
+    6.29-6.30): token0 L (1/max(p, a) - 1/b) while p < b, token1 L (min(p, b) - a) while p > a; summed over the
+    segments wholly above p (token0 only), wholly below (token1 only) and the one p is in.
+    """
+    lo, hi, liq = pool._seg_lo, pool._seg_hi, pool.segment_liquidity
+    # cumulative holdings of whole segments: token0 of those above, token1 of those below
+    whole0 = np.concatenate([[0.0], np.cumsum((liq * (1.0 / lo - 1.0 / hi))[::-1])])[::-1]
+    whole1 = np.concatenate([[0.0], np.cumsum(liq * (hi - lo))])
+    k = state["segment"].astype(np.intp)
+    p = state["sqrt_price"]
+    amount0 = liq[k] * (1.0 / p - 1.0 / hi[k]) + whole0[k + 1]
+    amount1 = liq[k] * (p - lo[k]) + whole1[k]
+    scale = state["liquidity_scale"]
+    return np.stack([amount0 * scale / pool._unit[0], amount1 * scale / pool._unit[1]], axis=1)

@@ -4,7 +4,8 @@
   staleness and update frequency, correlation, health factors and debt near liquidation, utilisation,
   concentration, reserve coverage, tail tests; on frames indexed by time and on arrays of paths alike.
 * :func:`compute_indicators` / :func:`path_indicators` build the classifier's table from market data or a run;
-  :func:`classify` grades it (:class:`ClassifierConfig` holds the thresholds).
+  :func:`classify` grades it (:class:`ClassifierConfig` holds the thresholds); :func:`run_states` classifies a
+  simulated run per step (share of paths in each state, the median path and its reasons).
 * :mod:`firesale.monitor.warning`: lead times on the shipped replays and false alarms on calm history.
 * :mod:`firesale.monitor.backtest`: Kupiec and Christoffersen tests of VaR models.
 * :class:`SnapshotMonitor`: the same over a directory of snapshots, with alerts on state changes;
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from firesale.monitor._assemble import compute_indicators, path_indicators
+    from firesale.monitor._run_states import RunStates, run_states
     from firesale.monitor.backtest import (
         BacktestResult,
         backtest_var,
@@ -41,6 +43,7 @@ __all__ = [
     "Band",
     "Classification",
     "ClassifierConfig",
+    "RunStates",
     "SnapshotMonitor",
     "backtest_var",
     "calibrate_config",
@@ -53,6 +56,7 @@ __all__ = [
     "grade",
     "kupiec_pof",
     "path_indicators",
+    "run_states",
     "var_forecast",
 ]
 
@@ -60,6 +64,8 @@ __all__ = [
 _LAZY = {
     "compute_indicators": "firesale.monitor._assemble",
     "path_indicators": "firesale.monitor._assemble",
+    "RunStates": "firesale.monitor._run_states",
+    "run_states": "firesale.monitor._run_states",
     "BacktestResult": "firesale.monitor.backtest",
     "backtest_var": "firesale.monitor.backtest",
     "christoffersen_independence": "firesale.monitor.backtest",

@@ -185,18 +185,21 @@ def path_indicators(
     config: ClassifierConfig | None = None,
     buffers: Mapping[str, float] | None = None,
     pegs: Mapping[str, float] | None = None,
+    heartbeats: Mapping[str, float] | None = None,
 ) -> dict[str, np.ndarray]:
     """The indicator table of a run, from its recorded paths, each of shape (n_paths, n_steps + 1).
 
     Parameters
     ----------
     paths : mapping of str to ndarray
-        ``SimulationResult.paths``: ``price_<asset>`` (with ``"price"`` in ``simulation.record``) and the flags
-        ``flag_liquidity``, ``flag_unclearable``, ``flag_oracle`` (with ``"flags"``).
+        ``SimulationResult.paths`` (or any arrays of one shape named as the engine records them, see Notes).
     dt : float
         Seconds per step.
     config, buffers, pegs
         As :func:`compute_indicators`.
+    heartbeats : mapping of feed to seconds, optional
+        How long each feed may go without an update (its heartbeat, an OSM hop): its staleness is then graded on
+        the time beyond it, ``oracle_staleness:<feed> past heartbeat``. Feeds not named are graded on their age.
 
     Returns
     -------
@@ -204,11 +207,27 @@ def path_indicators(
 
     Notes
     -----
-    With ``"depth"`` recorded, each venue's depth against its start is the liquidity indicator ``liquidity:<venue>``.
-    The flags say whether depth fell below its failure fraction, whether liquidations were left unserved and
-    whether an oracle was off, not the amounts; each flag becomes a failed grade of its dimension
-    (``liquidity:engine flag`` 0 when flagged else 1; ``margin:engine flag`` and ``oracle_deviation:engine flag``
-    1 when flagged else 0). Reserve levels per step are not recorded yet.
+    What each recorded series (``simulation.record``) becomes:
+
+    * ``"price"``: ``price_<asset>`` gives volatility, tails and correlation (``buffers``) and pegs (``pegs``);
+    * ``"depth"``: each venue's depth against its start, ``liquidity:<venue>``;
+    * ``"slippage"``: ``slippage_<size>_<asset>@<venue>``, the loss selling ``size`` USD there, graded at
+      ``config.slippage_size_usd`` as ``slippage:<asset> on <venue>`` (exact at a recorded size; between two,
+      interpolated linearly in log size, the slippage itself being increasing in the size);
+    * ``"staleness"``: ``staleness_<feed>`` seconds since the feed wrote or changed its answer,
+      ``oracle_staleness:<feed>``; ``"oracle_deviation"``: ``oracle_deviation_<feed>``,
+      ``oracle_deviation:<feed>``;
+    * ``"unserved"``: ``unserved_share``, accounts left liquidatable over them plus the step's liquidations,
+      ``margin:accounts``;
+    * ``"coverage"``: ``coverage_<protocol>``, the protocol's reserves (reserves, insurance, fees earned) over its
+      bad debt (float32's largest value without bad debt), ``solvency:<protocol>``;
+    * a lending market's own series (``"<protocol>.*"``): ``<protocol>.utilisation_<asset>`` is
+      ``utilisation:<protocol> <asset>``; ``<protocol>.debt_within_<k>pct`` over ``<protocol>.debt_usd`` is
+      ``near_liquidation:<protocol>`` for ``config.near_distance`` = k %;
+    * ``"flags"``: whether depth fell below its failure fraction, liquidations were left unserved or an oracle was
+      off, not the amounts; each flag becomes a failed grade of its dimension (``liquidity:engine flag`` 0 when
+      flagged else 1; ``margin:engine flag`` and ``oracle_deviation:engine flag`` 1 when flagged else 0), unless
+      the amounts of that dimension are recorded too (depth, unserved, oracle deviation), which replace it.
     """
     config = config or ClassifierConfig()
     owner = "path_indicators"
@@ -236,17 +255,70 @@ def path_indicators(
         stack = np.stack([prices[a] for a in buffers or {}], axis=-1)
         _, mx = ind.rolling_correlation(stack, config.corr_window)
         out[f"correlation:{', '.join(buffers or {})}"] = mx
+    has_depth = has_deviation = False
+    slippage: dict[str, dict[float, np.ndarray]] = {}
     for key in paths:
         if key.startswith("depth_"):  # recorded with "depth": each venue's liquidity against its start
+            has_depth = True
             out[f"liquidity:{key.removeprefix('depth_')}"] = ind.depth_ratio(
                 np.asarray(paths[key], dtype=float)
             )
-    if "flag_liquidity" in paths:
+        elif key.startswith("slippage_"):
+            _, size, where = key.split("_", 2)
+            slippage.setdefault(where.replace("@", " on ", 1), {})[float(size)] = np.asarray(
+                paths[key], float
+            )
+        elif key.startswith("staleness_"):
+            feed = key.removeprefix("staleness_")
+            age = np.asarray(paths[key], dtype=float)
+            if heartbeats is not None and feed in heartbeats:
+                beat = check_float(heartbeats[feed], f"heartbeats[{feed!r}]", owner, 0.0)
+                out[f"oracle_staleness:{feed} past heartbeat"] = np.maximum(age - beat, 0.0)
+            else:
+                out[f"oracle_staleness:{feed}"] = age
+        elif key.startswith("oracle_deviation_"):
+            has_deviation = True
+            out[f"oracle_deviation:{key.removeprefix('oracle_deviation_')}"] = np.asarray(paths[key], float)
+        elif key == "unserved_share":
+            out["margin:accounts"] = np.asarray(paths[key], dtype=float)
+        elif key.startswith("coverage_"):  # recorded with "coverage": reserves over bad debt, per protocol
+            out[f"solvency:{key.removeprefix('coverage_')}"] = np.asarray(paths[key], dtype=float)
+        elif "." in key:
+            protocol, _, series = key.partition(".")
+            if series.startswith("utilisation_"):
+                out[f"utilisation:{protocol} {series.removeprefix('utilisation_')}"] = np.asarray(
+                    paths[key], dtype=float
+                )
+    for where, by_size in slippage.items():
+        out[f"slippage:{where}"] = _at_size(by_size, config.slippage_size_usd, owner)
+    near = f"debt_within_{round(100 * config.near_distance):d}pct"
+    for key in paths:
+        protocol, dot, series = key.partition(".")
+        if dot and series == near and f"{protocol}.debt_usd" in paths:
+            debt = np.asarray(paths[f"{protocol}.debt_usd"], dtype=float)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                share = np.where(debt > 0, np.asarray(paths[key], dtype=float) / debt, 0.0)
+            out[f"near_liquidation:{protocol}"] = share
+    if "flag_liquidity" in paths and not has_depth:
         out["liquidity:engine flag"] = np.where(np.asarray(paths["flag_liquidity"]) > 0, 0.0, 1.0)
-    if "flag_unclearable" in paths:
+    if "flag_unclearable" in paths and "unserved_share" not in paths:
         out["margin:engine flag"] = np.where(np.asarray(paths["flag_unclearable"]) > 0, 1.0, 0.0)
-    if "flag_oracle" in paths:
+    if "flag_oracle" in paths and not has_deviation:
         out["oracle_deviation:engine flag"] = np.where(np.asarray(paths["flag_oracle"]) > 0, 1.0, 0.0)
     if not out:
         raise fail("paths", owner, "holding prices of the given assets or the failure flags", sorted(paths))
     return out
+
+
+def _at_size(by_size: Mapping[float, np.ndarray], size: float, owner: str) -> np.ndarray:
+    """Slippage at ``size`` from the recorded sizes: exact at one, linear in log size between two."""
+    if size in by_size:
+        return by_size[size]
+    sizes = sorted(by_size)
+    if not sizes[0] < size < sizes[-1]:
+        raise fail("slippage_size_usd", owner, f"a sale size within the recorded ones [{sizes[0]:g}, "
+                   f"{sizes[-1]:g}] USD (or one of them)", size)  # fmt: skip
+    hi = next(s for s in sizes if s > size)
+    lo = max(s for s in sizes if s < size)
+    w = (np.log(size) - np.log(lo)) / (np.log(hi) - np.log(lo))
+    return (1.0 - w) * by_size[lo] + w * by_size[hi]

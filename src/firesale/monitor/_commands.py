@@ -1,4 +1,4 @@
-"""The ``firesale backtest`` and ``firesale monitor`` commands (registered on the main group by ``firesale.cli``).
+"""The ``firesale backtest``, ``firesale monitor`` and ``firesale classify`` commands (registered by ``firesale.cli``).
 
 Exit codes as the rest of the CLI: 0 success, 1 failure during a run, 2 invalid input.
 """
@@ -15,7 +15,7 @@ from rich.table import Table
 from firesale._console import err, guard, out
 from firesale.exceptions import ParameterError
 
-__all__ = ["backtest", "monitor"]
+__all__ = ["backtest", "classify", "monitor"]
 
 _out, _err = out, err
 _GRADES = {-1: "n/a", 0: "stable", 1: "stressed", 2: "failed"}
@@ -220,3 +220,100 @@ def monitor(
     _out.print(table)
     for reason in now["reasons"]:
         click.echo(f"- {reason}")
+
+
+def _bands(values: tuple[str, ...]) -> dict[str, Any]:
+    from firesale.monitor.thresholds import DIMENSIONS, Band
+
+    out = {}
+    for v in values:
+        name, sep, pair = v.partition("=")
+        lo, comma, hi = pair.partition(",")
+        try:
+            band = (float(lo), float(hi))
+        except ValueError:
+            band = None
+        if not sep or not comma or band is None or name not in DIMENSIONS:
+            raise ParameterError(
+                f"--band: must be DIMENSION=STRESSED,FAILURE with a dimension of {sorted(DIMENSIONS)}. "
+                f"Got {v!r} instead."
+            )
+        out[name] = Band(*band)
+    return out
+
+
+@click.command()
+@click.argument("run_id")
+@click.option(
+    "--store", "store_dir", type=click.Path(file_okay=False), help="Run store directory [env FIRESALE_STORE]."
+)
+@click.option("--band", "bands", multiple=True,
+              help="Thresholds of a dimension: DIMENSION=STRESSED,FAILURE (e.g. slippage=0.01,0.05).")  # fmt: skip
+@click.option("--size-usd", type=float, default=None,
+              help="Sale size graded for slippage (USD; a recorded size, or between two) [default: 1e6].")  # fmt: skip
+@click.option("--rows", type=click.IntRange(min=1), default=12, show_default=True, help="Steps shown.")
+@click.option("--json", "as_json", is_flag=True, help="Print the states as JSON on stdout.")
+@_guard
+def classify(
+    run_id: str,
+    store_dir: str | None,
+    bands: tuple[str, ...],
+    size_usd: float | None,
+    rows: int,
+    as_json: bool,
+) -> None:
+    """Grade stored run RUN_ID per step: stable, stressed or systemic failure, with the reasons in words.
+
+    Grades what the run recorded (simulation.record: depth, slippage, staleness, oracle_deviation, unserved,
+    coverage, flags): the median path from the stored medians, and the share of paths in each state when the run stored it.
+    """
+    import numpy as np
+
+    from firesale.cli import _find_run, _store_of
+    from firesale.monitor._run_states import run_states
+    from firesale.monitor.thresholds import ClassifierConfig
+
+    extra: dict[str, Any] = {} if size_usd is None else {"slippage_size_usd": size_usd}
+    config = ClassifierConfig(bands=_bands(bands), **extra)
+    stored = _find_run(_store_of(store_dir), run_id)
+    rs = run_states(stored, config=config)
+    n_t = len(rs.time_s)
+    picks = sorted({int(round(i)) for i in np.linspace(0, n_t - 1, min(rows, n_t))})
+    if as_json:
+        payload = {
+            "run": stored.id, "source": rs.source, "first_stressed": rs.first_stressed,
+            "first_failure": rs.first_failure, "reasons_stressed": rs.reasons_stressed,
+            "reasons_failure": rs.reasons_failure, "median_state": rs.median_state.tolist(),
+            "shares": None if rs.shares is None else rs.shares.reset_index().to_dict(orient="records"),
+            "config": config.to_dict(),
+        }  # fmt: skip
+        click.echo(json.dumps(payload, indent=2, default=float))
+        return
+    table = Table(
+        title=f"Failure state of run {stored.id} ({stored.scenario_name}) by step", header_style="bold"
+    )
+    for col in ("step", "time", "median path", "stable", "stressed", "failure"):
+        table.add_column(col, justify="right")
+    for i in picks:
+        cells = ["", "", ""]
+        if rs.shares is not None and i in rs.shares.index:
+            cells = [f"{100 * rs.shares.loc[i, k]:.0f} %" for k in ("stable", "stressed", "failure")]
+        table.add_row(str(i), _clock(rs.time_s[i]), _GRADES[int(rs.median_state[i])].replace("failed", "failure"),
+                      *cells)  # fmt: skip
+    _out.print(table)
+    if rs.shares is None:
+        click.echo(
+            "share of paths in each state: not stored (the run kept no paths, or recorded nothing graded)"
+        )
+    elif bands or size_usd is not None:
+        click.echo(
+            "share of paths: as stored, with the default thresholds; the median path uses the ones given"
+        )
+    for line in rs.summary():
+        click.echo(f"- {line}")
+
+
+def _clock(seconds: float) -> str:
+    from firesale.monitor._run_states import _clock as clock
+
+    return clock(float(seconds))

@@ -72,23 +72,39 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def _usd(x: float) -> str:
+    for unit, scale in (("B", 1e9), ("M", 1e6), ("k", 1e3)):
+        if abs(x) >= scale:
+            return f"${x / scale:.3g}{unit}"
+    return f"${x:,.0f}"
+
+
 def _describe(dim: str, label: str, v: float, config: ClassifierConfig) -> str:
     where = f" on {label}" if label else ""
     of = f" {label}" if label else ""
     if dim == "liquidity":
         return f"liquidity at {_pct(v)} of its start{where}"
+    if dim == "slippage" and " on " in label:  # a simulated venue: "<asset> on <venue>"
+        asset, _, venue = label.partition(" on ")
+        return f"selling {_usd(config.slippage_size_usd)} of {asset} on {venue} loses {_pct(v)}"
     if dim == "slippage":
         return f"selling ${config.slippage_size_usd:,.0f} costs {_pct(v)} in slippage{where}"
+    if dim == "margin" and label == "accounts":
+        return f"{_pct(v)} of liquidatable accounts could not be liquidated"
     if dim == "margin":
         return f"{_pct(v)} of liquidatable debt could not be liquidated{where}"
     if dim == "near_liquidation":
         return f"{_pct(v)} of debt within {_pct(config.near_distance)} of liquidation{where}"
-    if dim == "solvency":
-        return f"reserves cover {v:.2f}x the bad debt{where}"
+    if dim == "solvency":  # "aave-v3-core: reserves cover 40 % of its bad debt" (or "1.50x its bad debt")
+        amount = f"{_pct(v)} of" if v <= 1 else f"{v:.2f}x"
+        whose = f"{label}: reserves cover {amount} its" if label else f"reserves cover {amount} the"
+        return f"{whose} bad debt"
     if dim == "utilisation":
         return f"utilisation {_pct(v)}{where}"
     if dim == "oracle_deviation":
         return f"oracle{of} {_pct(v)} off the market"
+    if dim == "oracle_staleness" and label.endswith(" past heartbeat"):
+        return f"oracle {label.removesuffix(' past heartbeat')} {_duration(v)} past its heartbeat"
     if dim == "oracle_staleness":
         return f"oracle{of} {_duration(v)} stale"
     if dim == "peg":

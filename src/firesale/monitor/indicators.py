@@ -8,9 +8,9 @@ data are skipped inside rolling windows; a window needs ``min_periods`` valid po
 
 Static indicators (health factors, debt near liquidation, concentration, coverage) take one snapshot.
 
-The engine records prices (``price_<asset>``), bad debt, liquidations and the three failure flags per step; it does
-not yet record venue depth, oracle answers, unserved liquidations, utilisation or reserves per step, so on simulated
-paths those indicators need those inputs from elsewhere (see ``docs/monitor.md``).
+On simulated paths the engine records, when ``simulation.record`` names them, prices, depth, slippage, oracle
+staleness and deviation, unserved liquidations, lending markets' utilisation and each protocol's reserve coverage
+(``"coverage"``: reserves over bad debt, what :func:`reserve_coverage` computes) per step; see ``docs/monitor.md``.
 """
 
 from __future__ import annotations

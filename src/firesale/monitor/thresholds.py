@@ -8,7 +8,8 @@ Defaults (dimension, table, indicator, which way is worse, stressed and failure 
 
 * liquidity, system: depth / depth at start, lower, 0.5 and 0.1, [0, 1]
 * slippage, system: slippage selling the probe size, higher, 0.02 and 0.10, [0, 1]
-* margin, system: share of liquidatable debt left unserved, higher, 0.01 and 0.5, [0, 1]
+* margin, system: share of liquidatable debt (market data) or accounts (simulated paths) left unserved, higher,
+  0.01 and 0.5, [0, 1]
 * near_liquidation, system: debt share within 5 % of liquidation, higher, 0.10 and 0.30, [0, 1]
 * solvency, system: reserves / bad debt, lower, 2 and 1, [0, inf)
 * utilisation, system: borrowed / supplied, higher, 0.92 and 0.99, [0, 1]
@@ -19,6 +20,15 @@ Defaults (dimension, table, indicator, which way is worse, stressed and failure 
 * correlation, model: rolling return correlation, higher, 0.7 and 0.9, [-1, 1]
 * oracle_frequency, model: oracle updates per hour, lower, 1 and 0.25, [0, inf)
 * tails, model: binomial p-value of normal-VaR breaches, lower, 0.01 and 0.001, [0, 1]
+
+On simulated paths (:func:`firesale.monitor.path_indicators`), with the series of ``simulation.record``: liquidity
+from ``"depth"``, slippage from ``"slippage"`` (each venue's own quote for one sale), margin from ``"unserved"``
+(the share of the step's liquidatable *accounts* left unserved, not of debt), solvency from ``"coverage"`` (each
+protocol's reserves, insurance and fees earned over its bad debt, ``Accounts`` of its contract; stressed at or below
+2x, failed at or below 1x, where reserves no longer cover it), oracle deviation from
+``"oracle_deviation"``, staleness from ``"staleness"`` (the time past each feed's heartbeat when the heartbeats are
+given, as :func:`firesale.monitor._run_states.run_states` does from the scenario), utilisation and near
+liquidation from a lending market's own series; the engine's flags stand in for the amounts not recorded.
 
 The system table is the issue's "systemic failure state" (liquidity high vs near zero; margin requirement
 predictable vs unattainable; oracle reliability high vs late or failed), with the indicators that measure each row;
@@ -65,7 +75,9 @@ DIMENSIONS: dict[str, Dimension] = {
     for d in (
         Dimension("liquidity", "system", False, 0.0, 1.0, Band(0.5, 0.1), "depth relative to its start"),
         Dimension("slippage", "system", True, 0.0, 1.0, Band(0.02, 0.10), "slippage selling the probe size"),
-        Dimension("margin", "system", True, 0.0, 1.0, Band(0.01, 0.5), "share of liquidatable debt unserved"),
+        Dimension(
+            "margin", "system", True, 0.0, 1.0, Band(0.01, 0.5), "share of liquidations that could not clear"
+        ),
         Dimension(
             "near_liquidation", "system", True, 0.0, 1.0, Band(0.10, 0.30), "debt share near liquidation"
         ),
@@ -111,7 +123,8 @@ class ClassifierConfig:
     horizon_s : float, default 3600
         Liquidation horizon: the move over this time must fit in the buffer.
     slippage_size_usd : float, default 1e6
-        Probe size of the slippage indicator.
+        Probe size of the slippage indicator. On simulated paths, a size the engine recorded
+        (:data:`firesale.engine.simulate.SLIPPAGE_SIZES_USD`: $100k, $1M, $10M) or one between two of them.
     near_distance : float, default 0.05
         Price fall that defines "near liquidation".
     min_failed_dimensions : int, default 2

@@ -41,6 +41,8 @@ class OracleNetwork:
         self.venue = [venue_index[o.venue] if o.venue else -1 for o in specs]
         self.asset = [asset_index[o.asset] for o in specs]
         self.feeds: list[OracleFeed] = []
+        #: Switched sources (:meth:`switch`): feed -> (the feed read instead, on which paths); empty by default.
+        self.switched: dict[int, tuple[int, np.ndarray]] = {}
         for o in specs:
             window_steps = max(1, round(o.window / dt)) if o.type == "twap" else 1
             self.feeds.append(
@@ -85,12 +87,37 @@ class OracleNetwork:
                 feed.answer = self._median(k, time)
 
     def reported(self, k: int, time: float) -> np.ndarray:
-        """What feed ``k`` reports at ``time`` (faults and clamps applied), shape (n_paths,)."""
-        return self.feeds[k].reported(time)
+        """What feed ``k`` reports at ``time`` (faults and clamps applied), shape (n_paths,).
+
+        Where a policy switched ``k``'s source (:meth:`switch`), the answer of the feed switched to.
+        """
+        answer = self.feeds[k].reported(time)
+        if k in self.switched:
+            to, where = self.switched[k]
+            answer = np.where(where, self.feeds[to].reported(time), answer)
+        return answer
+
+    def switch(self, k: int, to: int, where: np.ndarray) -> None:
+        """Readers of feed ``k`` read feed ``to`` on the paths ``where`` (Aave's ``AaveOracle.setAssetSources``)."""
+        self.switched[k] = (to, where.copy())
+
+    def last_written(self, k: int, time: float) -> np.ndarray | None:
+        """When feed ``k`` last wrote an answer as of ``time``, per path, or None where only its changes say so.
+
+        A push feed's heartbeat or deviation update and a delayed feed's hop write an answer even when it repeats
+        the last one (Chainlink's ``updatedAt``); a market or TWAP feed is re-read at every step unless a ``stale``
+        fault holds (then None); a median feed keeps no time of its own (None). Read only.
+        """
+        feed = self.feeds[k]
+        if feed.kind in ("push", "delayed"):
+            return feed.last_update.copy()
+        if feed.kind in ("market", "twap") and not feed._stale(time):
+            return np.full(feed.answer.shape, float(time))
+        return None
 
     def prices(self, feeds: list[int], time: float) -> np.ndarray:
         """Reported answers of ``feeds``, C-ordered (n_paths, len(feeds))."""
-        return np.ascontiguousarray(np.stack([self.feeds[k].reported(time) for k in feeds], axis=1))
+        return np.ascontiguousarray(np.stack([self.reported(k, time) for k in feeds], axis=1))
 
     def failed(self, feeds: list[int], time: float, market: np.ndarray, deviation: float) -> np.ndarray:
         """Per path: any of ``feeds`` is faulted, or reports more than ``deviation`` off its asset's market price."""
@@ -101,5 +128,5 @@ class OracleNetwork:
                 out[:] = True
                 continue
             a = self.asset[k]
-            out |= np.abs(feed.reported(time) - market[:, a]) > deviation * market[:, a]
+            out |= np.abs(self.reported(k, time) - market[:, a]) > deviation * market[:, a]
         return out

@@ -18,6 +18,18 @@ models keep their fast paths, bit-identical to a run without policies).
 - ``backstop``: :meth:`~firesale.protocols.ProtocolModel.add_reserves` once, when it comes in force: ``share`` of the
   protocol's debt at the start (USD at starting prices) becomes first-loss capital, absorbing bad debt before the
   protocol's depositors do (Aave's Umbrella / Safety Module, an insurance fund).
+- ``pause_borrowing``: the lending market's ``pause_borrowing`` control: no new borrow where in force (Aave v3
+  ``ValidationLogic.validateBorrow`` requires ``borrowingEnabled``); liquidations, repayments and top-ups go on.
+- ``switch_oracle``: where in force, the protocol's oracle for ``asset`` answers with another configured feed of
+  the same asset (:meth:`firesale.oracle.network.OracleNetwork.switch`), as Aave governance or a risk steward
+  replaces an asset's source with ``AaveOracle.setAssetSources`` (aave-dao/aave-v3-origin
+  ``src/contracts/misc/AaveOracle.sol``); lifted, the protocol reads its own feed again. Only an oracle no other
+  protocol reads can be switched (the loader checks), so the switch is the protocol's alone.
+- ``deploy_reserve``: once, when it comes in force, ``share`` of the protocol's starting debt (USD at starting
+  prices) is deposited into pool ``venue`` in proportion to its holdings
+  (:meth:`firesale.liquidity.VenueSet.add_liquidity`): protocol-owned liquidity, which LPs' withdrawals leave in
+  place. The capital is a reserve the protocol holds for this, outside its first-loss reserves (its cost is the
+  capital held idle until it is deposited, :mod:`firesale.policies.runner` records when).
 """
 
 from __future__ import annotations
@@ -52,7 +64,15 @@ class Action(ABC):
     def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
         """Ask it of the model, through the protocol contract's controls."""
 
-    def apply(self, model: Any, state: Any, in_force: np.ndarray, value: np.ndarray) -> None:
+    def apply(
+        self,
+        model: Any,
+        state: Any,
+        in_force: np.ndarray,
+        value: np.ndarray,
+        market: np.ndarray | None = None,
+    ) -> None:
+        self.market = market  # the step's market prices (deploy_reserve values its deposit at them)
         if self.last is None and not in_force.any():
             return  # never in force yet: the model is left alone
         wanted = self.wanted(in_force, value)
@@ -68,6 +88,14 @@ class Pause(Action):
 
     def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
         model.pause_liquidations(state, wanted, below_health_factor=self.spec.below_health_factor or 0.0)
+
+
+class PauseBorrowing(Action):
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return in_force.copy()
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        model.pause_borrowing(state, wanted)
 
 
 class Scale(Action):
@@ -105,17 +133,59 @@ class Backstop(Action):
         model.add_reserves(state, np.where(new, self.capital, 0.0))
 
 
+class SwitchOracle(Action):
+    def __init__(self, spec: ActionSpec, oracles: Any, own: int, to: int) -> None:
+        super().__init__(spec)
+        self.oracles, self.own, self.to = oracles, own, to
+
+    def wanted(self, in_force: np.ndarray, value: np.ndarray) -> np.ndarray:
+        return in_force.copy()
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        self.oracles.switch(self.own, self.to, wanted)
+
+
+class DeployReserve(Backstop):
+    def __init__(self, spec: ActionSpec, debt0_usd: np.ndarray, venues: Any, venue: int) -> None:
+        super().__init__(spec, debt0_usd)
+        self.venues, self.venue = venues, venue
+
+    def send(self, model: Any, state: Any, wanted: np.ndarray) -> None:
+        new = wanted & ~(self.last if self.last is not None else np.zeros_like(wanted))
+        self.venues.add_liquidity(self.venue, np.where(new, self.capital, 0.0), self.market)
+
+
+def _debt0(model: Any, state: Any, market0: np.ndarray) -> np.ndarray:
+    debt = model.account(state, market0, by_asset=True).liabilities_usd
+    if debt is None:
+        raise SimulationError(
+            f"{model.name}: a backstop or reserve is sized on the debt, and the model reports none"
+        )
+    return np.asarray(debt, dtype=float)
+
+
 def make_action(
-    spec: ActionSpec, trigger: TriggerSpec, model: Any, state: Any, market0: np.ndarray
-) -> Action:
-    """The action of ``spec`` on ``model`` (whose starting state and starting market prices a backstop sizes on)."""
+    spec: ActionSpec, trigger: TriggerSpec, model: Any, state: Any, market0: np.ndarray, world: Any = None,
+    plan: Any = None,
+) -> Action:  # fmt: skip
+    """The action of ``spec`` on ``model`` (whose starting state and starting market prices a backstop sizes on).
+
+    ``world`` and ``plan`` (the protocol's :class:`firesale.engine._blueprint._ModelPlan`) are needed by the
+    actions on the world's oracles and venues (``switch_oracle``, ``deploy_reserve``).
+    """
+    if spec.type == "switch_oracle":
+        own = int(plan.oracles[list(model.assets).index(spec.asset)])
+        to = [o.name for o in world.bp.scenario.spec.oracles].index(spec.oracle)
+        return SwitchOracle(spec, world.oracles, own, to)
+    if spec.type == "deploy_reserve":
+        venue = [v.name for v in world.bp.scenario.spec.venues].index(spec.venue)
+        return DeployReserve(spec, _debt0(model, state, market0), world.venues, venue)
     if spec.type == "pause_liquidations":
         return Pause(spec)
     if spec.type == "scale":
         return Scale(spec)
+    if spec.type == "pause_borrowing":
+        return PauseBorrowing(spec)
     if spec.type == "scale_with_trigger":
         return ScaleWithTrigger(spec, trigger)
-    debt = model.account(state, market0, by_asset=True).liabilities_usd
-    if debt is None:
-        raise SimulationError(f"{model.name}: a backstop is sized on the debt, and the model reports none")
-    return Backstop(spec, np.asarray(debt, dtype=float))
+    return Backstop(spec, _debt0(model, state, market0))

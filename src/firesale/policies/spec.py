@@ -52,6 +52,17 @@ SERIES: dict[str, tuple[tuple[str, ...], str]] = {
         "a failure flag of the previous step (liquidity, unclearable, oracle, failure_state)",
     ),
     "time": ((), "seconds since the start of the run"),
+    "garch_forecast": (
+        ("asset",),
+        "an asset's GARCH(1,1) forecast of daily volatility, from the scenario's fitted GARCH market and updated "
+        "each step with the path's returns at market; `window` (optional) averages it over that many seconds ahead",
+    ),
+    "depth": (("venue",), "a venue's depth now over its depth at the start (1 = as deep as at the start)"),
+    "utilisation": (
+        ("asset",),
+        "borrows / supply of a lending reserve (`asset`; needs its total_supply) as the previous step left it "
+        "(default protocol: the policy's)",
+    ),
 }
 #: Failure flags a ``flag`` trigger may name (:mod:`firesale.engine.accounting`); ``failure_state`` is two or more.
 FLAGS = ("liquidity", "unclearable", "oracle", "failure_state")
@@ -65,13 +76,33 @@ ACTIONS: dict[str, tuple[tuple[str, ...], str]] = {
         "max_factor]: margin that grows with volatility",
     ),
     "backstop": (("share",), "add `share` of the protocol's starting debt (USD) to its first-loss reserves"),
+    "pause_borrowing": ((), "stop new borrows (Aave: borrowing disabled); liquidations and repayments go on"),
+    "switch_oracle": (
+        ("asset", "oracle"),
+        "the protocol reads `oracle` (another feed of the same asset) for `asset` instead of its own",
+    ),
+    "deploy_reserve": (
+        ("venue", "share"),
+        "add protocol-owned liquidity worth `share` of the protocol's starting debt (USD) to pool `venue`, once",
+    ),
 }
-_TRIGGER_KEYS = ("oracle", "asset", "protocol", "window", "flag")
-_ACTION_KEYS = ("parameter", "factor", "max_factor", "share", "below_health_factor")
+_TRIGGER_KEYS = ("oracle", "asset", "protocol", "window", "flag", "venue")
+_ACTION_KEYS = (
+    "parameter",
+    "factor",
+    "max_factor",
+    "share",
+    "below_health_factor",
+    "asset",
+    "oracle",
+    "venue",
+)
 _OPTIONAL = {
     "bad_debt": ("protocol",),
+    "utilisation": ("protocol",),
     "scale_with_trigger": ("max_factor",),
     "pause_liquidations": ("below_health_factor",),
+    "garch_forecast": ("window",),
 }
 
 
@@ -80,11 +111,17 @@ class TriggerSpec(SpecModel):
 
     series: str = Field(description="One of: " + "; ".join(f"{k}: {v[1]}" for k, v in SERIES.items()) + ".")
     oracle: Name | None = Field(default=None, description="The oracle (oracle_move, oracle_change).")
-    asset: Name | None = Field(default=None, description="The asset (realised_volatility).")
-    protocol: Name | None = Field(default=None, description="The protocol (bad_debt; default the policy's).")
+    asset: Name | None = Field(
+        default=None, description="The asset (realised_volatility; utilisation: the reserve)."
+    )
+    protocol: Name | None = Field(
+        default=None, description="The protocol (bad_debt, utilisation; default the policy's)."
+    )
+    venue: Name | None = Field(default=None, description="The venue (depth).")
     window: Positive | None = Field(
         default=None,
-        description="Seconds: the look-back of an oracle move, the half-life of a volatility; a multiple of dt.",
+        description="Seconds: the look-back of an oracle move, the half-life of a volatility; a multiple of dt; "
+        "for garch_forecast, the horizon the forecast is averaged over (a multiple of the GARCH's native_dt).",
     )
     flag: Literal["liquidity", "unclearable", "oracle", "failure_state"] | None = Field(
         default=None, description="The failure flag (flag): it triggers while raised."
@@ -101,8 +138,7 @@ class TriggerSpec(SpecModel):
             hint = difflib.get_close_matches(v, list(SERIES), n=1, cutoff=0.5)
             raise ValueError(
                 f"unknown series {v!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                + f"; triggers read: {', '.join(SERIES)} (no utilisation: the simulation has no supply or borrowing "
-                "flows)"
+                + f"; triggers read: {', '.join(SERIES)}"
             )  # fmt: skip
         return v
 
@@ -126,9 +162,15 @@ class TriggerSpec(SpecModel):
 class ActionSpec(SpecModel):
     """What the policy does to its protocol while in force."""
 
-    type: Literal["pause_liquidations", "scale", "scale_with_trigger", "backstop"] = Field(
-        description="One of: " + "; ".join(f"{k}: {v[1]}" for k, v in ACTIONS.items()) + "."
-    )
+    type: Literal[
+        "pause_liquidations",
+        "scale",
+        "scale_with_trigger",
+        "backstop",
+        "switch_oracle",
+        "deploy_reserve",
+        "pause_borrowing",
+    ] = Field(description="One of: " + "; ".join(f"{k}: {v[1]}" for k, v in ACTIONS.items()) + ".")
     parameter: Name | None = Field(
         default=None,
         description="A parameter the protocol offers (lending markets: reserves.<asset>.liquidation_threshold, "
@@ -139,7 +181,17 @@ class ActionSpec(SpecModel):
         default=None, description="scale_with_trigger: the largest multiplier (default 3)."
     )
     share: Positive | None = Field(
-        default=None, description="Backstop capital over the starting debt (0.01 = 1 %)."
+        default=None,
+        description="Backstop or deployed reserve capital over the protocol's starting debt (0.01 = 1 %).",
+    )
+    asset: Name | None = Field(
+        default=None, description="switch_oracle: the protocol's asset whose oracle switches."
+    )
+    oracle: Name | None = Field(
+        default=None, description="switch_oracle: the feed read instead (an oracle of the same asset)."
+    )
+    venue: Name | None = Field(
+        default=None, description="deploy_reserve: the pool the reserve is deposited in."
     )
     below_health_factor: float | None = Field(
         default=None, gt=0, lt=1, allow_inf_nan=False,
@@ -163,6 +215,10 @@ class ActionSpec(SpecModel):
         """The protocol control the action needs (:meth:`ProtocolModel.controls`)."""
         if self.type in ("scale", "scale_with_trigger"):
             return str(self.parameter)
+        if self.type in ("switch_oracle", "deploy_reserve"):
+            return self.type  # the engine's oracles and venues, not one of the protocol's own controls
+        if self.type == "pause_borrowing":
+            return "pause_borrowing"
         return "reserve_usd" if self.type == "backstop" else "pause_liquidations"
 
 
@@ -192,6 +248,9 @@ class PolicySpec(SpecModel):
         if self.action.type == "backstop":
             refuse({k: getattr(self, k) for k in self.given("duration", "grace")},
                    "has no effect on a backstop: capital once deployed absorbs losses to the end; remove it")  # fmt: skip
+        if self.action.type == "deploy_reserve":
+            refuse({k: getattr(self, k) for k in self.given("duration", "grace")},
+                   "has no effect on deploy_reserve: liquidity once deposited stays in the pool; remove it")  # fmt: skip
         if self.action.type == "scale_with_trigger":
             t = self.trigger
             if t.series == "flag" or t.comparison not in (">", ">=") or not (t.threshold or 0) > 0:

@@ -18,6 +18,12 @@ Series (:data:`firesale.policies.spec.SERIES`):
   :mod:`firesale.agents.providers` (RiskMetrics' EWMA, J.P. Morgan 1996).
 - ``bad_debt``: a protocol's bad debt, USD; ``flag``: a failure flag of :mod:`firesale.engine.accounting`;
   ``time``: seconds since the start.
+- ``garch_forecast``: a GARCH(1,1) forecast of an asset's daily volatility (:class:`GarchForecast`), with the
+  coefficients the scenario's GARCH market was fitted with before the run (``firesale calibrate``: ``arch``'s
+  maximum-likelihood fit on the shipped history), filtered through the path's own returns at market.
+- ``depth``: a venue's depth now over its depth at the start (:meth:`firesale.liquidity.VenueSet.depth`).
+- ``utilisation``: borrows / supply of a lending reserve, the protocol's series ``utilisation_<asset>``
+  (:meth:`firesale.protocols.ProtocolModel.record`), as the previous step's cascade left it.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ import numpy as np
 
 from firesale.policies.spec import FLAGS, TriggerSpec
 
-__all__ = ["Trigger", "make_trigger"]
+__all__ = ["Trigger", "garch_params", "make_trigger"]
 
 _COMPARE = {"<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge}
 
@@ -120,6 +126,114 @@ class Time(Trigger):
         return np.full(world.n_paths, float(time))
 
 
+class GarchForecast(Trigger):
+    r"""GARCH(1,1) forecast of an asset's daily volatility, filtered through the path's returns at market.
+
+    The coefficients are those of the scenario's ``garch`` market for the asset (fitted before the run, on the
+    native grid of ``native_dt`` = :math:`h` seconds): :math:`\omega = \bar\sigma^2 (1 - \alpha - \beta)`,
+    :math:`\bar\sigma^2 = \mathrm{vol}^2 h / \mathrm{year}`, and the recursion of ``arch.univariate.GARCH``
+    (bashtage/arch ``arch/univariate/volatility.py``, ``p = q = 1``),
+
+    .. math:: \sigma^2_{j+1} = \omega + \alpha (r_j - \mu)^2 + \beta \sigma^2_j,
+
+    with :math:`r_j` the log return of native period :math:`j` at market, the sum of its :math:`k = h / dt` step
+    returns. Within a period, after :math:`m < k` steps whose returns sum to :math:`R`, the forecast of the next
+    period's variance is its conditional expectation given what has been seen,
+
+    .. math:: f = \omega + \alpha \left[(R - m\mu/k)^2 + (1 - m/k)\,\sigma^2_j\right] + \beta \sigma^2_j,
+
+    (the rest of the period contributes its expected variance, spread evenly), which equals :math:`\sigma^2_{j+1}`
+    when the period closes: the forecast moves with every step's return, before the period's realised volatility
+    is complete. Over a horizon of :math:`H` = ``window`` / :math:`h` periods the mean forecast variance is
+    :math:`\bar\sigma^2 + (f - \bar\sigma^2)(1 - \phi^H) / (H (1 - \phi))`, :math:`\phi = \alpha + \beta`
+    (Bollerslev 1986; the multi-step forecast of ``arch``'s ``forecast(horizon=H)`` averaged). The value is
+    :math:`\sqrt{\text{that} \cdot 86400 / h}`, daily. The recursion starts at the market's ``initial_vol`` (or
+    ``vol``), as the simulated market does, and costs a few vector operations per step.
+    """
+
+    def __init__(self, spec: TriggerSpec, asset: int, start: float, params: dict[str, float], dt: float,
+                 n_paths: int) -> None:  # fmt: skip
+        super().__init__(spec)
+        self.asset = asset
+        h = params["native_dt"]
+        self.k = round(h / dt)
+        self.alpha, self.beta, self.mu = params["alpha"], params["beta"], params["mu"]
+        year = 365.0 * 86_400.0
+        self.long_run = params["vol"] ** 2 * h / year
+        self.omega = self.long_run * (1.0 - self.alpha - self.beta)
+        self.to_daily = 86_400.0 / h
+        horizon = (spec.window or h) / h
+        phi = self.alpha + self.beta
+        # weight of the next period's deviation from the long run in the horizon's mean variance
+        self.weight = 1.0 if horizon <= 1.0 + 1e-12 else (1.0 - phi**horizon) / (horizon * (1.0 - phi))
+        self.var = np.full(n_paths, params["initial_vol"] ** 2 * h / year)  # sigma^2 of the current period
+        self.partial = np.zeros(n_paths)  # log return of the current period so far
+        self.m = 0
+        self.last = np.full(n_paths, start)
+
+    def value(self, world: Any, time: float, market: np.ndarray) -> np.ndarray:
+        now = market[:, self.asset]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            r = np.nan_to_num(np.log(now / self.last))
+        self.last = now.copy()
+        self.partial = self.partial + r
+        self.m += 1
+        if self.m == self.k:  # the period closed: the GARCH recursion proper
+            self.var = self.omega + self.alpha * (self.partial - self.mu) ** 2 + self.beta * self.var
+            self.partial, self.m = np.zeros_like(self.partial), 0
+            forecast = self.var
+        else:
+            left = 1.0 - self.m / self.k
+            seen = (self.partial - self.m * self.mu / self.k) ** 2
+            forecast = self.omega + self.alpha * (seen + left * self.var) + self.beta * self.var
+        mean = self.long_run + (forecast - self.long_run) * self.weight
+        return np.sqrt(mean * self.to_daily)
+
+
+class Depth(Trigger):
+    """A venue's depth over its depth at the start (liquidity providers' withdrawals and the step's trades)."""
+
+    def __init__(self, spec: TriggerSpec, venue: int) -> None:
+        super().__init__(spec)
+        self.venue = venue
+
+    def value(self, world: Any, time: float, market: np.ndarray) -> np.ndarray:
+        v = world.venues
+        return v.depth(self.venue) / v.depth0[:, self.venue]
+
+
+class Utilisation(Trigger):
+    """Borrows / supply of a lending reserve (token amounts), read through the protocol contract's series."""
+
+    def __init__(self, spec: TriggerSpec, protocol: int) -> None:
+        super().__init__(spec)
+        self.protocol, self.series = protocol, f"utilisation_{spec.asset}"
+
+    def value(self, world: Any, time: float, market: np.ndarray) -> np.ndarray:
+        plan = world.bp.plans[self.protocol]
+        mkt = np.ascontiguousarray(market[:, plan.assets])
+        return plan.model.record(world.states[self.protocol], self.series, mkt)
+
+
+def garch_params(scenario: Any, asset: str) -> dict[str, float] | None:
+    """The scenario's GARCH(1,1) coefficients of ``asset`` (None unless its market is ``garch`` and has them)."""
+    market = scenario.market
+    if getattr(market, "model", None) != "garch":
+        return None
+
+    def get(name: str, default: float | None = None) -> float | None:
+        value = getattr(market, name)
+        if isinstance(value, dict):
+            return value.get(asset, default)
+        return default if value is None else float(value)
+
+    vol, alpha, beta = get("vol"), get("alpha"), get("beta")
+    if vol is None or alpha is None or beta is None:
+        return None
+    return {"vol": vol, "alpha": alpha, "beta": beta, "mu": get("mu", 0.0) or 0.0,
+            "initial_vol": get("initial_vol", vol) or vol, "native_dt": float(market.native_dt)}  # fmt: skip
+
+
 def make_trigger(spec: TriggerSpec, bp: Any, protocol: int, n_paths: int) -> Trigger:
     """The trigger of ``spec`` in the run of blueprint ``bp``; ``protocol`` is the policy's protocol index."""
     scenario = bp.scenario.spec
@@ -133,4 +247,15 @@ def make_trigger(spec: TriggerSpec, bp: Any, protocol: int, n_paths: int) -> Tri
     if spec.series == "bad_debt":
         names = [p.name for p in scenario.protocols]
         return BadDebt(spec, names.index(spec.protocol) if spec.protocol else protocol)
+    if spec.series == "garch_forecast":
+        a = bp.assets.index(spec.asset)
+        params = garch_params(scenario, str(spec.asset))
+        if params is None:  # the loader's checks refuse this first
+            raise ValueError(f"garch_forecast on {spec.asset}: the scenario's market has no GARCH for it")
+        return GarchForecast(spec, a, float(bp.price0[a]), params, bp.dt, n_paths)
+    if spec.series == "depth":
+        return Depth(spec, [v.name for v in scenario.venues].index(spec.venue))
+    if spec.series == "utilisation":
+        names = [p.name for p in scenario.protocols]
+        return Utilisation(spec, names.index(spec.protocol) if spec.protocol else protocol)
     return Flag(spec) if spec.series == "flag" else Time(spec)

@@ -71,10 +71,17 @@ class SaleQuotes:
     with ``f`` interpolated linearly between grid points; so a liquidation is judged on the quote for its size
     *after* the round's earlier sales, not on a linearised probe. Curves are computed only for the paths asked
     (those with something to liquidate), on copies of the venues.
+
+    ``costs(paths, needed_usd)``, when given, is the purchase side on the same grid and in the same shape: element
+    ``[p, r, k]`` is the USD that buying a cumulative market value ``size_usd[k]`` of asset ``r`` costs, routed as
+    the engine routes ``Flows.buy`` (through the asset's order book, whose price rises with the buying), for
+    models whose trades have a purchase leg to size (the PSM and Terra arbitrages). None (a caller that quotes no
+    purchases): a model prices a purchase at its market value.
     """
 
     size_usd: np.ndarray  # (n_sizes,) increasing, size_usd[0] == 0
     proceeds: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    costs: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
 
 
 @dataclass
@@ -118,8 +125,11 @@ class Flows:
     Token amounts are in the model's asset order, shape ``(n_paths, n_assets)``: ``sell`` is handed to agents
     who sell it through the model's venues (seized collateral, auction lots), ``buy`` must be bought by them
     (debt they repay), ``kept`` stays with the protocol (its fees). ``minted``/``burned`` are tokens the protocol
-    created or destroyed. ``n_actions`` counts liquidations (or bids, takes); ``n_unserved`` the positions that
-    should have been acted on and were not; ``spent_usd`` the liquidator capital used.
+    created or destroyed (zeros from :meth:`empty`; None reads as zeros): the engine adds them to each asset's
+    issued supply (:attr:`firesale.engine._world.World.net_issued`) and to the cumulative flows a model's
+    ``check_conservation`` is given (``out["minted"]``, ``out["burned"]``). ``n_actions`` counts liquidations (or
+    bids, takes); ``n_unserved`` the positions that should have been acted on and were not; ``spent_usd`` the
+    liquidator capital used.
     """
 
     origin: str
@@ -138,7 +148,8 @@ class Flows:
         z = np.zeros((n_paths, n_assets))
         return cls(
             origin=origin, sell=z, buy=z.copy(), kept=z.copy(), n_actions=np.zeros(n_paths, dtype=np.int64),
-            n_unserved=np.zeros(n_paths, dtype=np.int64), spent_usd=np.zeros(n_paths), reason=reason,
+            n_unserved=np.zeros(n_paths, dtype=np.int64), spent_usd=np.zeros(n_paths), minted=z.copy(),
+            burned=z.copy(), reason=reason,
         )  # fmt: skip
 
     @property
@@ -315,7 +326,8 @@ class ProtocolModel(ABC):
     @abstractmethod
     def check_conservation(self, state: ProtocolState, out: dict[str, np.ndarray]) -> list[str]:
         """Problems (empty when none): negative balances, or tokens not accounted for by the cumulative flows
-        ``out`` (``sold``, ``kept``, ``repaid``, each (n_paths, n_assets)) since the start."""
+        ``out`` (``sold``, ``kept``, ``repaid``, ``minted``, ``burned``, each (n_paths, n_assets)) since the
+        start."""
 
 
 _REGISTRY: dict[str, type[ProtocolModel]] = {}

@@ -109,6 +109,14 @@ class Screen:
     ``HF >= ref_ratio * (1 - delta) / (1 + delta)`` (collateral and debt are non-negative). Accounts whose bound is
     at least 1 are skipped; the others are checked exactly, so results are identical to a full check. ``dirty``
     marks paths whose positions changed since the reference was taken (a liquidation): they are fully re-checked.
+
+    Until the reference is renewed, ``delta`` stays at most :data:`SCREEN_REFRESH`, so an account whose
+    ``ref_ratio * (1 - SCREEN_REFRESH) / (1 + SCREEN_REFRESH)`` is at least 1 is skipped at every check in between:
+    each renewal lists the others (``watch``, in account order, ``n_watch`` per path), and the checks in between
+    visit only them (in the flagship about 5 % of a path's accounts) instead of every account's ratio. And when a
+    path's prices are exactly those of its last check and its positions did not change, its accounts below 1 are
+    the last check's (``last_prices``, ``last_n_below``, the indices left in ``scratch``): push oracles that did
+    not update answer that way on most steps.
     """
 
     ref_ratio: np.ndarray  # (n_paths, n_accounts)
@@ -116,7 +124,11 @@ class Screen:
     dirty: np.ndarray  # (n_paths,) bool
     scratch: (
         np.ndarray
-    )  # (n_paths, n_accounts) int64: candidate indices, reused so the hot loop never allocates
+    )  # (n_paths, n_accounts) int32: candidate indices, reused so the hot loop never allocates
+    watch: np.ndarray  # (n_paths, n_accounts) int32: the accounts the screen may not skip until it is renewed
+    n_watch: np.ndarray  # (n_paths,) int64
+    last_prices: np.ndarray  # (n_paths, n_reserves): the prices of the last check (NaN before the first)
+    last_n_below: np.ndarray  # (n_paths,) int64: how many accounts it found below 1
 
     @classmethod
     def empty(cls, n_paths: int, n_accounts: int, n_reserves: int) -> Screen:
@@ -124,12 +136,18 @@ class Screen:
             np.zeros((n_paths, n_accounts)),
             np.zeros((n_paths, n_reserves)),
             np.ones(n_paths, dtype=bool),
-            np.zeros((n_paths, n_accounts), dtype=np.int64),
+            np.zeros((n_paths, n_accounts), dtype=np.int32),
+            np.zeros((n_paths, n_accounts), dtype=np.int32),
+            np.zeros(n_paths, dtype=np.int64),
+            np.full((n_paths, n_reserves), np.nan),
+            np.zeros(n_paths, dtype=np.int64),
         )
 
 
 #: Prices may move this much from the reference before a path is fully re-checked and the reference renewed.
 SCREEN_REFRESH = 0.01
+#: The smallest factor ``(1 - delta) / (1 + delta)`` before a renewal (the same float operations as the kernels').
+_WATCH_FACTOR = (1.0 - SCREEN_REFRESH) / (1.0 + SCREEN_REFRESH)
 _SCREEN_MARGIN = 1e-9  # far above float rounding of the ratio, so skipping never changes a result
 
 
@@ -195,6 +213,27 @@ def _needed_usd(
     per_path = np.zeros((collateral.shape[0], collateral.shape[2]))
     np.add.at(per_path, rows, collateral[rows, accounts] * market[rows])
     return per_path.max(axis=0)
+
+
+@numba.njit(cache=True, nogil=True)
+def _needed_usd_kernel(collateral, market, n_below, below):  # fmt: skip
+    """:func:`_needed_usd` of the candidates ``below[p, :n_below[p]]``, summed in the same order (so the same
+    floats) without building the index arrays (``np.add.at`` cost most of a round whose candidates do not pay)."""
+    n_paths, _, n_res = collateral.shape
+    out = np.zeros(n_res)
+    per = np.zeros(n_res)
+    for p in range(n_paths):
+        if n_below[p] == 0:
+            continue
+        per[:] = 0.0
+        for k in range(n_below[p]):
+            a = below[p, k]
+            for r in range(n_res):
+                per[r] += collateral[p, a, r] * market[p, r]
+        for r in range(n_res):
+            if per[r] > out[r]:
+                out[r] = per[r]
+    return out
 
 
 @numba.njit(inline="always")
@@ -266,34 +305,65 @@ def _plan(coll_c, debt_d, total_debt_usd, p_c, p_d, b, hf, close_factor, cf_thre
     return cover, seize
 
 
+@numba.njit(inline="always")
+def _weighted_values(collateral, debt, oracle, lt, p, a):  # fmt: skip
+    """Account ``a``'s collateral value weighted by its liquidation thresholds, and its debt value, on path ``p``."""
+    num = 0.0
+    den = 0.0
+    for r in range(collateral.shape[2]):
+        num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
+        den += debt[p, a, r] * oracle[p, r]
+    return num, den
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _candidates_kernel(collateral, debt, oracle, lt, active, n_below_out, ref_ratio, ref_prices, dirty, below):  # fmt: skip
+def _candidates_kernel(collateral, debt, oracle, lt, active, n_below_out, ref_ratio, ref_prices, dirty, below,
+                       watch, n_watch, last_prices, last_n_below):  # fmt: skip
     n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
         n_below_out[p] = 0
         if not active[p]:
             continue
+        if not dirty[p]:
+            same = True
+            for r in range(n_res):
+                if oracle[p, r] != last_prices[p, r]:
+                    same = False
+                    break
+            if same:  # nothing an account's health depends on changed: the last check's list stands
+                n_below_out[p] = last_n_below[p]
+                continue
         # Health checks, skipping accounts the screen proves safe; remember those below 1 (in account order).
         factor = _screen_factor(oracle, ref_prices, p, dirty)
-        renew = factor < 0.0
         n_below = 0
-        for a in range(n_acc):
-            if not renew and ref_ratio[p, a] * factor >= 1.0 + _SCREEN_MARGIN:
-                continue
-            num = 0.0
-            den = 0.0
-            for r in range(n_res):
-                num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
-                den += debt[p, a, r] * oracle[p, r]
-            if renew:
-                ref_ratio[p, a] = num / den if den > 0.0 else np.inf
-            if den > 0.0 and num > 0.0 and num / den < 1.0:  # num > 0: something to seize
-                below[p, n_below] = a
-                n_below += 1
-        if renew:
+        if factor < 0.0:  # renew: every account, its ratio and the watch list
+            n_w = 0
+            for a in range(n_acc):
+                num, den = _weighted_values(collateral, debt, oracle, lt, p, a)
+                ratio = num / den if den > 0.0 else np.inf
+                ref_ratio[p, a] = ratio
+                if not ratio * _WATCH_FACTOR >= 1.0 + _SCREEN_MARGIN:
+                    watch[p, n_w] = a
+                    n_w += 1
+                if den > 0.0 and num > 0.0 and ratio < 1.0:  # num > 0: something to seize
+                    below[p, n_below] = a
+                    n_below += 1
             for r in range(n_res):
                 ref_prices[p, r] = oracle[p, r]
             dirty[p] = False
+            n_watch[p] = n_w
+        else:  # between renewals: only the watched accounts can be below 1
+            for i in range(n_watch[p]):
+                a = watch[p, i]
+                if ref_ratio[p, a] * factor >= 1.0 + _SCREEN_MARGIN:
+                    continue
+                num, den = _weighted_values(collateral, debt, oracle, lt, p, a)
+                if den > 0.0 and num > 0.0 and num / den < 1.0:
+                    below[p, n_below] = a
+                    n_below += 1
+        for r in range(n_res):
+            last_prices[p, r] = oracle[p, r]
+        last_n_below[p] = n_below
         n_below_out[p] = n_below
 
 
@@ -427,7 +497,8 @@ def candidate_count(
     in ``screen.scratch`` for :func:`liquidation_round_numba`."""
     n = np.zeros(collateral.shape[0], dtype=np.int64)
     _candidates_kernel(collateral, debt, oracle, params.liquidation_threshold, active, n, screen.ref_ratio,
-                       screen.ref_prices, screen.dirty, screen.scratch)  # fmt: skip
+                       screen.ref_prices, screen.dirty, screen.scratch, screen.watch, screen.n_watch,
+                       screen.last_prices, screen.last_n_below)  # fmt: skip
     return n
 
 
@@ -460,10 +531,7 @@ def liquidation_round_numba(
     paths = np.flatnonzero(n_below)
     if paths.size == 0:
         return out
-    counts = n_below[paths]
-    rows = np.repeat(paths, counts)
-    accounts = screen.scratch[rows, np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)]
-    curves = _proceeds_array(proceeds, paths, _needed_usd(collateral, market, rows, accounts))
+    curves = _proceeds_array(proceeds, paths, _needed_usd_kernel(collateral, market, n_below, screen.scratch))
     _liquidate_kernel(
         collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
         params.protocol_fee, bool(params.fee_on_seized), float(params.close_factor),

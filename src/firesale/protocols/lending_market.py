@@ -69,6 +69,10 @@ class LendingState(ProtocolState):
     users: UserFlows | None = (
         None  # set by the first behaviour agent that acts (firesale.agents.borrowers, .lenders)
     )
+    # (n_paths,) bool, set by a pause_borrowing policy; None: never paused
+    borrow_paused: np.ndarray | None = None
+    # (n_paths,) int64: accounts (by weight) whose borrow the pause stopped at the latest borrowing; None: none yet
+    borrow_stopped: np.ndarray | None = None
 
     @property
     def n_paths(self) -> int:
@@ -113,6 +117,11 @@ class UserFlows:
     capped_usd: np.ndarray
     withdrawn_usd: np.ndarray
     unserved_peak_usd: np.ndarray
+    # [agents.borrowers] borrowing: tokens drawn (n_paths, n_reserves); USD (n_paths,) drawn and stopped by the
+    # borrow cap or the liquidity, cumulative at the market prices of their step
+    borrowed: np.ndarray | None = None
+    borrowed_usd: np.ndarray | None = None
+    borrow_refused_usd: np.ndarray | None = None
 
 
 @register_protocol("firesale.scenario.schema:LendingSpec")
@@ -126,6 +135,7 @@ class LendingMarket(ProtocolModel):
         params: LendingParams, collateral0: np.ndarray, debt0: np.ndarray, reserve_usd: float,
         issued: tuple[IssuedToken, ...] = (), total_supply: np.ndarray | None = None, kernel: str = "numba",
         accounts: np.ndarray | None = None, supply_cap: np.ndarray | None = None, users: tuple[str, ...] = (),
+        ltv: np.ndarray | None = None, borrow_cap: np.ndarray | None = None,
     ) -> None:  # fmt: skip
         self.name, self.assets, self.oracles, self.sale_venues = name, assets, oracles, sale_venues
         self.params = params
@@ -140,6 +150,9 @@ class LendingMarket(ProtocolModel):
         self.users = (
             users  # behaviour agents on in the scenario ("borrowers", "lenders"): their series and metrics
         )
+        # Borrowing power (Aave's ltv, e-mode's on its collateral) per account row and reserve; new borrows only
+        self.ltv = params.liquidation_threshold if ltv is None else ltv
+        self.borrow_cap = np.zeros(len(assets)) if borrow_cap is None else borrow_cap  # 0: no cap (Aave)
 
     @classmethod
     def build(cls, spec: Any, scenario: Any, **options: Any) -> LendingMarket:
@@ -149,6 +162,7 @@ class LendingMarket(ProtocolModel):
         rs = [spec.reserves[n] for n in names]
         lt = np.tile([r.liquidation_threshold for r in rs], (pos.n_accounts, 1))
         bonus = np.tile([r.liquidation_bonus for r in rs], (pos.n_accounts, 1))
+        ltv = np.tile([r.ltv for r in rs], (pos.n_accounts, 1))
         for (
             cid,
             cat,
@@ -156,13 +170,14 @@ class LendingMarket(ProtocolModel):
             rows = pos.emode == cid
             for a in cat.collateral:
                 lt[rows, names.index(a)] = cat.liquidation_threshold
+                ltv[rows, names.index(a)] = cat.ltv
                 bonus[rows, names.index(a)] = cat.liquidation_bonus
         weight = None
         if scenario.spec.simulation.cohorts:
             reserve_prices = np.array([prices[n] for n in names])
             pos, weight, rows = merge_cohorts(pos, lt, reserve_prices, scenario.spec.simulation.cohort_bin)
             first = np.unique(rows, return_index=True)[1]
-            lt, bonus = lt[first], bonus[first]
+            lt, bonus, ltv = lt[first], bonus[first], ltv[first]
         is_compound = spec.type == "compound_v2"
         params = LendingParams(
             liquidation_threshold=np.ascontiguousarray(lt),
@@ -186,6 +201,7 @@ class LendingMarket(ProtocolModel):
             debt0=pos.debt, reserve_usd=spec.reserve_usd, issued=issued, total_supply=supply,
             kernel=options.get("kernel", "numba"), accounts=pos.accounts,
             supply_cap=np.array([r.supply_cap or 0.0 for r in rs]), users=_users_on(spec.name, scenario.spec.agents),
+            ltv=np.ascontiguousarray(ltv), borrow_cap=np.array([r.borrow_cap or 0.0 for r in rs]),
         )  # fmt: skip
 
     # ----- the contract ---------------------------------------------------------------------------------------------
@@ -247,6 +263,28 @@ class LendingMarket(ProtocolModel):
         out[paths] = (shortfall[..., None] * share).sum(axis=1)
         return out
 
+    def account_losses(
+        self, state: LendingState, market: np.ndarray, rows: slice = slice(None)
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each account's bad debt and debt at risk on paths ``rows`` at ``market`` prices (of those paths),
+        USD, each of shape (n_rows, n_accounts).
+
+        Bad debt is the account's debt value not covered by its collateral value (what :meth:`account` sums
+        over accounts). Debt at risk is the part of its starting debt that did not stay a covered loan: the fall
+        of its debt since the start (repaid by liquidators; by the borrower too when the borrowers agent is on;
+        0 if it grew), plus its bad debt, all valued at ``market``. Call it on a block of paths at a time.
+        """
+        prices = np.ascontiguousarray(market)
+        collateral, owed = state.collateral[rows], state.debt[rows]
+        # einsum's own loops, not BLAS: a (paths x reserves) @ (reserves x accounts) product with threads is slower
+        coll = np.einsum("par,pr->pa", collateral, prices)
+        debt = np.einsum("par,pr->pa", owed, prices)
+        repaid = np.maximum(
+            np.einsum("ar,pr->pa", self.debt0, prices) - debt, 0.0
+        )  # starting debt, less today's
+        bad = np.maximum(debt - coll, 0.0)
+        return bad, repaid + bad
+
     def series(self) -> dict[str, str]:
         return {
             "debt_usd": "debt outstanding at market prices, USD",
@@ -255,7 +293,7 @@ class LendingMarket(ProtocolModel):
                for k in _NEAR},
             **{k: v for k, (who, v) in _USER_SERIES.items() if who in self.users},
             **{f"utilisation_{n}": f"borrows / supply of {n} (the book's borrows; supply net of withdrawals)"
-               for n, s in zip(self.assets, self.total_supply, strict=True) if s > 0 and "lenders" in self.users},
+               for n, s in zip(self.assets, self.total_supply, strict=True) if s > 0},
         }  # fmt: skip
 
     def record(self, state: LendingState, name: str, market: np.ndarray) -> np.ndarray:  # type: ignore[override]
@@ -270,7 +308,9 @@ class LendingMarket(ProtocolModel):
                 # health factor below 1 + k% <=> threshold-weighted collateral below (1 + k%) * debt
                 capacity = (coll * self.params.liquidation_threshold[None]).sum(axis=2)
                 return np.where((debt > 0) & (capacity < (1 + k / 100) * debt), debt, 0.0).sum(axis=1)
-        if name in self.series() and (name in _USER_SERIES or name.startswith("utilisation_")):
+        if name.startswith("utilisation_") and name in self.series():
+            return self._utilisation(state)[name]
+        if name in self.series() and name in _USER_SERIES:
             return self._user_figures(state, market)[name]
         return super().record(state, name, market)
 
@@ -279,10 +319,11 @@ class LendingMarket(ProtocolModel):
             return {}
         figures = self._user_figures(state, market)
         keys = [k for k, (who, _) in _USER_SERIES.items() if who in self.users]
-        return {
-            k: figures[k]
-            for k in keys + (["withdrawals_unserved_peak_usd"] if "lenders" in self.users else [])
-        }
+        if "lenders" in self.users:
+            keys.append("withdrawals_unserved_peak_usd")
+        offered = self.series()
+        utilisation = {k: v for k, v in self._utilisation(state).items() if k in offered}  # at the end
+        return {**{k: figures[k] for k in keys}, **utilisation}
 
     def token_prices(
         self, state: LendingState, market: np.ndarray, accounts: Accounts
@@ -310,6 +351,7 @@ class LendingMarket(ProtocolModel):
         out = {
             "pause_liquidations": "stop liquidations on a path (accounts below a health factor may go on)",
             "reserve_usd": "first-loss capital added to the reserves, USD",
+            "pause_borrowing": "stop new borrows on a path (Aave: borrowing disabled on every reserve)",
         }
         for n in spec.reserves:
             out[f"reserves.{n}.liquidation_threshold"] = f"{n}'s liquidation threshold (e-mode ones included)"
@@ -353,6 +395,37 @@ class LendingMarket(ProtocolModel):
 
     def add_reserves(self, state: LendingState, usd: np.ndarray) -> None:  # type: ignore[override]
         self._controls(state).reserve_usd += usd
+
+    def pause_borrowing(self, state: LendingState, paused: np.ndarray) -> None:
+        """From now on no new borrow where ``paused`` ((n_paths,) bool; False lifts it): Aave v3
+        ``ValidationLogic.validateBorrow`` requires ``borrowingEnabled`` (``PoolConfigurator.setReserveBorrowing``),
+        aave/aave-v3-core contracts/protocol/libraries/logic/ValidationLogic.sol. Liquidations, repayments and
+        top-ups go on. Kept apart from the liquidation controls, whose round it leaves alone."""
+        state.borrow_paused = np.asarray(paused, dtype=bool).copy()
+
+    def frozen_by_pause(self, state: LendingState, oracle: np.ndarray) -> np.ndarray:
+        """Accounts (by weight) below health factor 1 at ``oracle`` under the factors in force that the pause keeps
+        from liquidation (health factor at or above its floor), per path (int64; 0 where no pause holds). Read by
+        :mod:`firesale.policies.runner` for the pause's record; it changes nothing."""
+        out = np.zeros(state.collateral.shape[0], dtype=np.int64)
+        c = state.policy
+        paths = np.flatnonzero(c.hf_floor < 1.0) if c is not None else np.zeros(0, dtype=np.int64)
+        if paths.size == 0:
+            return out
+        oracle = np.ascontiguousarray(oracle)
+        key = np.concatenate([c.hf_floor[:, None], c.lt_factor, c.margin_factor, c.bonus_factor], axis=1)
+        out[paths] = self._below_one(state, oracle, key, paths)
+        partial = paths[c.hf_floor[paths] > 0]  # accounts below the floor may still be liquidated
+        if partial.size:
+            out[partial] -= self._below_one(state, oracle, key, partial, floor=True)
+        return out
+
+    def borrows_stopped(self, state: LendingState) -> np.ndarray:
+        """Accounts (by weight) that would have borrowed at the latest borrowing and were stopped by the pause
+        (int64, (n_paths,)); read by :mod:`firesale.policies.runner` for the pause's record."""
+        if state.borrow_stopped is None:
+            return np.zeros(state.collateral.shape[0], dtype=np.int64)
+        return state.borrow_stopped.copy()
 
     def _policy_params(self, row: np.ndarray) -> LendingParams:
         """The parameters of one set of control values (hf floor, then threshold, margin and bonus factors)."""
@@ -419,13 +492,15 @@ class LendingMarket(ProtocolModel):
                      spent_usd=spent)  # fmt: skip
 
     def _below_one(
-        self, state: LendingState, oracle: np.ndarray, key: np.ndarray, paths: np.ndarray
+        self, state: LendingState, oracle: np.ndarray, key: np.ndarray, paths: np.ndarray, floor: bool = False
     ) -> np.ndarray:
-        """Accounts below health factor 1 (under the factors in force, no pause) on ``paths``, counted by weight."""
+        """Accounts below health factor 1 (under the factors in force, no pause) on ``paths``, counted by weight;
+        with ``floor``, below the pause's floor instead (those a partial pause lets be liquidated)."""
         out = np.zeros(paths.size, dtype=np.int64)
         weights = self.params.weights()
         rows = key[paths].copy()
-        rows[:, 0] = 1.0
+        if not floor:
+            rows[:, 0] = 1.0
         uniq, group = np.unique(rows, axis=0, return_inverse=True)
         group = group.reshape(-1)
         for g, row in enumerate(uniq):
@@ -442,7 +517,8 @@ class LendingMarket(ProtocolModel):
     @classmethod
     def behaviours(cls) -> dict[str, str]:
         return {
-            "borrowers": "borrowers below a health factor top up collateral or repay debt",
+            "borrowers": "borrowers below a health factor top up collateral or repay debt; above one (borrowing "
+            "on) they draw more debt, within ltv, borrow caps and liquidity",
             "lenders": "suppliers withdraw up to the reserve's liquidity (supply - borrows)",
         }
 
@@ -451,14 +527,15 @@ class LendingMarket(ProtocolModel):
             n, a, r = state.collateral.shape
             z = np.zeros((n, r))
             state.users = UserFlows(z, z.copy(), z.copy(), z.copy(), z.copy(), np.zeros((n, a)), np.zeros(n),
-                                    np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n))  # fmt: skip
+                                    np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), z.copy(), np.zeros(n),
+                                    np.zeros(n))  # fmt: skip
         return state.users
 
     def _supply_now(self, state: LendingState) -> np.ndarray:
         """Supply of each reserve (tokens, (n_paths, n_reserves)): the scenario's ``total_supply`` less what lenders
         withdrew, plus the collateral the book gained (top-ups) or lost (seized) since the start."""
-        u = self._users(state)
-        return self.total_supply - u.withdrawn + state.collateral.sum(axis=1) - self.collateral0.sum(axis=0)
+        withdrawn = 0.0 if state.users is None else state.users.withdrawn  # reading it creates no user state
+        return self.total_supply - withdrawn + state.collateral.sum(axis=1) - self.collateral0.sum(axis=0)
 
     def borrowers_respond(
         self, state: LendingState, oracle: np.ndarray, market: np.ndarray, rule: Any
@@ -467,7 +544,12 @@ class LendingMarket(ProtocolModel):
         to ``rule.target``, within what is left of their budget: ``top_up`` adds the collateral with the largest
         threshold-weighted value (an Aave ``supply``, stopped at the reserve's ``supply_cap``; top-ups of one step
         share the room pro rata), ``repay`` repays the largest debt (an Aave ``repay``, at most the debt). Bought at
-        market, outside the venues (ASSUMPTION: the money held aside is converted off-venue)."""
+        market, outside the venues (ASSUMPTION: the money held aside is converted off-venue). With
+        ``rule.borrow_above`` set, accounts above that health factor first draw more debt (:meth:`_borrow`)."""
+        if getattr(rule, "borrow_above", None) is not None:
+            self._borrow(state, oracle, market, rule)
+        if rule.action == "none":
+            return
         u = self._users(state)
         lt = self.params.liquidation_threshold
         value = state.collateral * oracle[:, None, :]
@@ -546,21 +628,123 @@ class LendingMarket(ProtocolModel):
         u.withdrawn_usd += (paid * prices).sum(axis=1)
         np.maximum(u.unserved_peak_usd, (u.queued * prices).sum(axis=1), out=u.unserved_peak_usd)
 
-    def _user_figures(self, state: LendingState, market: np.ndarray) -> dict[str, np.ndarray]:
-        u = self._users(state) if state.users is None else state.users
-        supply = self._supply_now(state)
-        out = {
-            "topped_up_usd": u.topped_up_usd.copy(), "repaid_by_borrowers_usd": u.repaid_usd.copy(),
-            "supply_capped_usd": u.capped_usd.copy(), "withdrawn_usd": u.withdrawn_usd.copy(),
-            "withdrawals_unserved_usd": (u.queued * market).sum(axis=1),
-            "withdrawals_unserved_peak_usd": u.unserved_peak_usd.copy(),
-        }  # fmt: skip
+    def _borrow(self, state: LendingState, oracle: np.ndarray, market: np.ndarray, rule: Any) -> None:
+        """Accounts whose health factor at the oracle is above ``rule.borrow_above`` and whose draw says so borrow
+        more of their largest debt, back down to health factor ``rule.borrow_target``, as Aave v3
+        ``ValidationLogic.validateBorrow`` allows (aave/aave-v3-core contracts/protocol/libraries/logic/
+        ValidationLogic.sol): the new debt stays within the borrowing power ``sum collateral x ltv`` at the oracle
+        (``collateralNeeded = (debt + amount) / currentLtv <= collateral``; the ltv, not the liquidation threshold),
+        the reserve's total debt within its ``borrow_cap`` (``totalDebt <= borrowCap``; 0 is no cap) and the amount
+        within its liquidity ``supply - borrows`` (the aToken's underlying balance, which the transfer draws on).
+        A transaction over the cap reverts; these borrowers size theirs to the room left, taken first come first
+        served in account order (ASSUMPTION: the block's order), so each borrow passes the contract's check.
+
+        Without ``rule.loop`` the tokens borrowed leave the model (ASSUMPTION: spent outside it). With it they buy
+        the account's collateral with the largest threshold-weighted value, at market outside the venues
+        (ASSUMPTION, as top-ups), supplied first as a flash-loan loop does, so the borrowing power the check sees
+        includes it: with ``k`` the oracle value of collateral one oracle dollar of debt buys, the borrow is
+        ``X = (C - h D) / (h - lt_c k)`` (health factor ``h`` after it) and at most ``(P - D) / (1 - ltv_c k)``
+        (``C``, ``P``, ``D``: threshold-weighted collateral, borrowing power, debt). The supply is new supply: it
+        stops at the collateral reserve's ``supply_cap``, shared pro rata as top-ups are, and the borrow shrinks
+        with it (room it frees in the borrow cap is left unused this step: conservative)."""
+        u = self._users(state)
+        value = state.collateral * oracle[:, None, :]
+        capacity = (value * self.params.liquidation_threshold[None]).sum(axis=2)  # health factor x debt
+        power = (value * self.ltv[None]).sum(axis=2)
+        debt_value = state.debt * oracle[:, None, :]
+        debt = debt_value.sum(axis=2)
+        wants = (debt > 0) & (capacity > rule.borrow_above * debt)
+        if state.borrow_paused is not None:
+            # the pause's record (firesale.policies.runner): accounts that would borrow now, by weight; the draws
+            # are counter-based, so asking them for these accounts changes no one else's
+            sp, sa = np.nonzero(wants & state.borrow_paused[:, None])
+            go = rule.responds(sp, sa) if sp.size else np.zeros(0, dtype=bool)
+            state.borrow_stopped = np.bincount(sp[go], weights=self.params.weights()[sa[go]],
+                                               minlength=wants.shape[0]).astype(np.int64)  # fmt: skip
+            wants &= ~state.borrow_paused[:, None]
+        p, a = np.nonzero(wants)
+        if p.size:
+            go = rule.responds(p, a)
+            p, a = p[go], a[go]
+        if p.size == 0:
+            return
+        r = np.argmax(debt_value[p, a], axis=1)
+        h, cap_pa, power_pa, debt_pa = rule.borrow_target, capacity[p, a], power[p, a], debt[p, a]
+        if getattr(rule, "loop", False):
+            c = np.argmax(value[p, a] * self.params.liquidation_threshold[a], axis=1)
+            # oracle value of the collateral that one oracle dollar of debt buys at market
+            k = np.divide(market[p, r] * oracle[p, c], market[p, c] * oracle[p, r], out=np.zeros(p.size),
+                          where=(market[p, c] > 0) & (oracle[p, r] > 0))  # fmt: skip
+            lt_k, ltv_k = self.params.liquidation_threshold[a, c] * k, self.ltv[a, c] * k
+            by_hf = np.divide(cap_pa - h * debt_pa, h - lt_k, out=np.full(p.size, np.inf), where=h > lt_k)
+            by_ltv = np.divide(
+                power_pa - debt_pa, 1.0 - ltv_k, out=np.full(p.size, np.inf), where=ltv_k < 1.0
+            )
+            usd = np.minimum(by_hf, by_ltv)
+        else:
+            usd = np.minimum(cap_pa / h, power_pa) - debt_pa
+        price = oracle[p, r]
+        want = np.divide(np.maximum(usd, 0.0), price, out=np.zeros(p.size), where=price > 0)
+        want[~np.isfinite(want)] = 0.0  # a loop nothing bounds (ltv and threshold at or above 1/k): none
         borrows = state.debt.sum(axis=1)
+        room = np.maximum(self._supply_now(state) - borrows, 0.0)
+        capped = self.borrow_cap > 0
+        cap_room = np.maximum(self.borrow_cap[capped] - borrows[:, capped], 0.0)
+        room[:, capped] = np.minimum(room[:, capped], cap_room)
+        # First come first served within each (path, reserve): what earlier borrowers took leaves less room.
+        order = np.lexsort((a, r, p))
+        p, a, r, want = p[order], a[order], r[order], want[order]
+        group = p * len(self.assets) + r
+        before = np.cumsum(want) - want
+        start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
+        before -= np.repeat(before[start], np.diff(np.r_[start, group.size]))
+        got = np.clip(room[p, r] - before, 0.0, want)
+        np.add.at(u.borrow_refused_usd, p, (want - got) * market[p, r])
+        if getattr(rule, "loop", False):
+            c = c[order]
+            bought = np.divide(got * market[p, r], market[p, c], out=np.zeros(p.size), where=market[p, c] > 0)
+            capped_c = self.supply_cap[c] > 0
+            # ValidationLogic.validateSupply: supply + amount <= supplyCap, shared pro rata
+            if capped_c.any():
+                supply_room = np.maximum(self.supply_cap - self._supply_now(state), 0.0)
+                asked = np.zeros_like(supply_room)
+                np.add.at(asked, (p[capped_c], c[capped_c]), bought[capped_c])
+                scale = np.divide(
+                    supply_room, asked, out=np.ones_like(supply_room), where=asked > supply_room
+                )
+                kept = np.where(capped_c, bought * scale[p, c], bought)
+                np.add.at(u.capped_usd, p, (bought - kept) * market[p, c])
+                shrink = np.divide(kept, bought, out=np.ones(p.size), where=bought > 0)
+                got = got * shrink  # a loop's borrow shrinks with its supply
+                bought = kept
+            state.collateral[p, a, c] += bought
+            np.add.at(u.added, (p, c), bought)
+        state.debt[p, a, r] += got
+        np.add.at(u.borrowed, (p, r), got)
+        np.add.at(u.borrowed_usd, p, got * market[p, r])
+        state.hf_screen.dirty[p] = True  # positions changed: the screens re-check these paths in full
+        state.solvency_screen.dirty[p] = True
+
+    def _utilisation(self, state: LendingState) -> dict[str, np.ndarray]:
+        """Borrows / supply of every reserve, per path (a drained reserve with borrows: inf; no borrows: 0)."""
+        supply, borrows = self._supply_now(state), state.debt.sum(axis=1)
+        out = {}
         for r, n in enumerate(self.assets):
             empty = np.where(borrows[:, r] > 0, np.inf, 0.0)  # a drained reserve: 0 / 0 is no borrowing
             out[f"utilisation_{n}"] = np.divide(
                 borrows[:, r], supply[:, r], out=empty, where=supply[:, r] > 0
             )
+        return out
+
+    def _user_figures(self, state: LendingState, market: np.ndarray) -> dict[str, np.ndarray]:
+        u = self._users(state) if state.users is None else state.users
+        out = {
+            "topped_up_usd": u.topped_up_usd.copy(), "repaid_by_borrowers_usd": u.repaid_usd.copy(),
+            "supply_capped_usd": u.capped_usd.copy(), "withdrawn_usd": u.withdrawn_usd.copy(),
+            "withdrawals_unserved_usd": (u.queued * market).sum(axis=1),
+            "withdrawals_unserved_peak_usd": u.unserved_peak_usd.copy(),
+            "borrowed_usd": u.borrowed_usd.copy(), "borrow_refused_usd": u.borrow_refused_usd.copy(),
+        }  # fmt: skip
         return out
 
     def check_conservation(self, state: LendingState, out: dict[str, np.ndarray]) -> list[str]:  # type: ignore[override]
@@ -571,7 +755,7 @@ class LendingMarket(ProtocolModel):
                 "debt",
                 state.debt,
                 self.debt0,
-                out["repaid"] + (0.0 if state.users is None else state.users.repaid),
+                out["repaid"] + (0.0 if state.users is None else state.users.repaid - state.users.borrowed),
             ),
         ):
             if (now < -1e-9 * np.maximum(start.max(initial=0.0), 1.0)).any():
@@ -598,6 +782,8 @@ _USER_SERIES = {
     "supply_capped_usd": ("borrowers", "top-ups the supply caps stopped so far, USD"),
     "withdrawn_usd": ("lenders", "supply lenders withdrew so far, USD"),
     "withdrawals_unserved_usd": ("lenders", "withdrawals asked and not paid (no liquidity) now, USD"),
+    "borrowed_usd": ("borrowing", "new debt borrowers drew so far, USD at the prices of the step they did"),
+    "borrow_refused_usd": ("borrowing", "new borrows the borrow caps or the liquidity stopped so far, USD"),
 }
 
 
@@ -608,6 +794,8 @@ def _users_on(name: str, agents: Any) -> tuple[str, ...]:
         spec = getattr(agents, kind, None)
         if spec is not None and (spec.protocols is None or name in spec.protocols):
             out.append(kind)
+            if kind == "borrowers" and getattr(spec, "borrow_above_health_factor", None) is not None:
+                out.append("borrowing")
     return tuple(out)
 
 

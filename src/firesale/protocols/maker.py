@@ -21,13 +21,17 @@ auctions one ilk may have running at once on a path; a vault that cannot get a f
     ``tip + chip * tab`` is paid to the keeper who kicks or redoes (minted DAI, a cost to the surplus).
 
 Keepers are the engine's liquidators: they bid and take with their DAI (``inputs.liquidators.capital_usd``
-converted at DAI's market price; in a Flipper auction the population's net outlay is the bid increments; Clipper
-takes may instead be flash-loan style, ``keepers.flash_loans``; with a ``psm`` they mint DAI from USDC at ``1 + tin``
-while it has room and that is cheaper than the market), spend block space (``slots``), pay gas (``gas_usd``) and
-want at least ``min_profit_usd``. They see an auction ``keepers.latency`` seconds after its kick, and on each (step,
-auction) fail with probability ``keepers.failure_prob`` (deterministic, from the per-path random stream, see
-below). A keeper
-values a lot at what the venues would pay for it (``inputs.quotes`` after the round's earlier sales) less gas and
+converted at DAI's market price; in a Flipper auction the population's net outlay is the bid increments; with
+``keepers.dai_stock`` their DAI in the Vat is a stock for the whole run that bids spend and nothing refills, as
+auction-keeper @db35435 works: bids are paid from the Vat balance, which it tops up only on a restart ("After
+procuring more Dai, the keeper should be restarted to add Dai to the Vat", README), and with none it does not
+bite; Clipper takes may instead be flash-loan style, ``keepers.flash_loans``; with a ``psm`` they mint DAI from
+USDC at ``1 + tin`` while it has room and that is cheaper than the market), spend block space (``slots``), pay gas
+(``gas_usd``) and want at least ``min_profit_usd``. They see an auction ``keepers.latency`` seconds after its kick
+(a latency shorter than the engine's step puts them in the kick's own step, in its later cascade rounds: they
+react within the step, not a step late; in the first step, before a step length is known, they wait), and on each
+(step, auction) fail with probability ``keepers.failure_prob`` (deterministic, from the per-path random stream, see
+below). A keeper values a lot at what the venues would pay for it (``inputs.quotes`` after the round's earlier sales) less gas and
 its minimum profit. In a Flipper auction their reservation bid is that value (in DAI) and their reservation lot the
 smallest lot whose average proceeds (priced at the full lot's average, which is conservative on a concave curve)
 cover ``tab``; being many, they move the auction there by the contract's ``beg`` rules, one bid per auction per
@@ -185,10 +189,23 @@ class VaultSpec(SpecModel):
 class KeeperSpec(SpecModel):
     """How keepers see and reach the chain (their capital, gas and profit floor come from the engine)."""
 
-    latency: NonNegative = Field(default=0.0, description="Seconds after a kick before keepers see it.")
+    latency: NonNegative = Field(
+        default=0.0,
+        description=(
+            "Seconds after a kick before keepers see it; shorter than the step: they act within the kick's step."
+        ),
+    )
     failure_prob: Fraction = Field(default=0.0, description="Chance a keeper fails on an auction in a step.")
     capital_dai: NonNegative | None = Field(
         default=None, description="Keepers' own DAI cap per round (None: only the engine's capital)."
+    )
+    dai_stock: NonNegative | None = Field(
+        default=None,
+        description=(
+            "Keepers' DAI in the Vat for the whole run, spent by their bids and takes and not refilled (None: no "
+            "stock, only the per-step capital). With no DAI left they neither bid nor bite (a zero bidder still "
+            "bites)."
+        ),
     )
     flash_loans: bool = Field(
         default=False, description="Clipper takes are flash-loan style (clipperCall): no DAI needed up front."
@@ -197,7 +214,10 @@ class KeeperSpec(SpecModel):
         default=False, description="Whether someone bids zero_bid_dai on unbid auctions."
     )
     zero_bid_dai: NonNegative = 0.0
-    zero_bidder_latency: NonNegative = 0.0
+    zero_bidder_latency: NonNegative = Field(
+        default=0.0,
+        description="Seconds after a kick before the zero bidder sees it (same step rule as latency).",
+    )
     gas_strategy: Literal["always", "fixed", "node"] = Field(
         default="always",
         description=(
@@ -513,10 +533,13 @@ class MakerModel(ProtocolModel):
             "a_lot": z3.copy(), "a_tab": z3.copy(), "a_bid": z3.copy(), "a_due": z3.copy(),
             "a_usr": np.zeros((n_paths, n_i, n_s), dtype=np.int64),
             "a_tic": z3.copy(), "a_end": z3.copy(), "a_top": z3.copy(), "a_seen": z3.copy(),
+            "a_zseen": z3.copy(),
             "a_guy": np.zeros((n_paths, n_i, n_s), dtype=np.int8),
             "a_gas": z3.copy(), "a_rew": z3.copy(),
             "gas_prev": np.full(n_paths, np.nan), "gas_now": np.full(n_paths, np.nan),
             "gas_t": np.full(n_paths, np.nan),
+            "t_step": np.full(n_paths, np.nan), "dt_step": np.zeros(n_paths),
+            "dai_left": np.full(n_paths, np.inf if (d := self.spec.keepers.dai_stock) is None else d),
             "surplus": np.full(n_paths, self.spec.surplus_dai),
             "awe": np.zeros(n_paths), "sin_q": np.zeros((n_paths, 0)), "sin_t": np.zeros((n_paths, 0)),
             "deficit": np.zeros(n_paths), "flopped": np.zeros(n_paths), "mkr_minted": np.zeros(n_paths),
@@ -546,7 +569,12 @@ class MakerModel(ProtocolModel):
         own_dai = np.full(
             n_paths, np.inf if self.spec.keepers.capital_dai is None else self.spec.keepers.capital_dai
         )
+        stock = self.spec.keepers.dai_stock is not None
+        if stock:  # the Vat balance left, spent in place by _spend through own_dai
+            own_dai = np.minimum(own_dai, a["dai_left"])
+            own_start = own_dai.copy()
         self._accrue(a, act, t)
+        self._step_clock(a, t)
         self._gas_market(a, inputs.liquidators, t)
         for i, name in enumerate(self.ilk_names):
             ilk = self.spec.ilks[name]
@@ -554,8 +582,31 @@ class MakerModel(ProtocolModel):
                 self._flip_round(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai)
             else:
                 self._clip_round(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai)
+        if stock:
+            a["dai_left"] = np.maximum(a["dai_left"] - (own_start - own_dai), 0.0)
         self._vow(a, act, t, inputs)
         return flows
+
+    # -- keepers' clock --
+    @staticmethod
+    def _step_clock(a: dict[str, np.ndarray], t: float) -> None:
+        """Remember the step's time and the length of the last step (0 until two steps have been seen)."""
+        new = ~(a["t_step"] == t)
+        a["dt_step"] = np.where(new & ~np.isnan(a["t_step"]), t - a["t_step"], a["dt_step"])
+        a["t_step"] = np.where(new, t, a["t_step"])
+
+    @staticmethod
+    def _seen_at(a: dict[str, np.ndarray], rows: np.ndarray, t: float, latency: float) -> np.ndarray:
+        """When an agent with ``latency`` first acts on an auction kicked at ``t`` on paths ``rows``.
+
+        A latency shorter than the step means the agent sees the kick within the step in which it was mined
+        (auction-keeper reacts on every block, makerdao/auction-keeper README @db35435), so it acts in that step's
+        later cascade rounds, against the same block space and gas market as the kick. Rounding such a latency up
+        to the next step would judge every bid against the next step's gas price, a whole step late. A latency of
+        at least a step delays the agent to ``t + latency``.
+        """
+        short = (latency < a["dt_step"][rows]) | (latency == 0.0)
+        return np.where(short, t, t + latency)
 
     # -- keepers' gas --
     def _gas_market(self, a: dict[str, np.ndarray], liq: Any, t: float) -> None:
@@ -682,6 +733,14 @@ class MakerModel(ProtocolModel):
             a[key][:, i, s] = np.where(done, 0.0, a[key][:, i, s])
         a["a_guy"][:, i, s] = np.where(done, _GUY_NONE, a["a_guy"][:, i, s])
 
+    def _has_dai(self, a: dict[str, np.ndarray], own_dai: np.ndarray) -> np.ndarray:
+        """Whether someone bites: keepers with a DAI stock (``keepers.dai_stock``) only while they have some
+        (auction-keeper @db35435 ``check_cdps`` skips a bite "because there is no Dai to bid"); a zero bidder,
+        which needs no DAI, always does (``Cat.bite`` is open to anyone). Always true without a stock."""
+        if self.spec.keepers.zero_bidder:
+            return np.ones(own_dai.shape, dtype=bool)
+        return np.isinf(a["dai_left"]) | (own_dai > 0)
+
     def _dai_cost(self, a: dict[str, np.ndarray], dai_px: np.ndarray) -> np.ndarray:
         """USD per DAI at the margin: the PSM's ``1 + tin`` while it has room and is cheaper, else the market."""
         if self.spec.psm is None:
@@ -767,7 +826,7 @@ class MakerModel(ProtocolModel):
         rows_u, unsafe, ucols, waiting = self._unsafe(a, i, ilk.mat, inputs.oracle, act, n_s)
         free = self._free_slots(a, i, n_s)[rows_u]
         n_free = (free >= 0).sum(axis=1)
-        kick_ok = self._lands(a, self._keeper_gwei(a))[rows_u]
+        kick_ok = self._lands(a, self._keeper_gwei(a))[rows_u] & self._has_dai(a, own_dai)[rows_u]
         budget = np.where(kick_ok, np.minimum(n_free, np.maximum(liq.slots[rows_u], 0)), 0)
         rank = np.cumsum(unsafe, axis=1)
         bite = unsafe & (rank <= budget[:, None])
@@ -783,7 +842,10 @@ class MakerModel(ProtocolModel):
             due = dart * a["rate"][rows, i]
             a["ink"][rows, v] = ink - lot
             a["art"][rows, v] = art - dart
-            self._kick(a, i, s_idx, v, rows, lot, due * ilk.chop, due, t, t + kp.latency)
+            self._kick(
+                a, i, s_idx, v, rows, lot, due * ilk.chop, due, t, self._seen_at(a, rows, t, kp.latency)
+            )
+            a["a_zseen"][rows, i, s_idx] = self._seen_at(a, rows, t, kp.zero_bidder_latency)
             a["a_tic"][rows, i, s_idx] = np.inf
             a["a_end"][rows, i, s_idx] = t + fl.tau
             n_bit = bite.sum(axis=1)
@@ -834,7 +896,7 @@ class MakerModel(ProtocolModel):
             # the zero bidder takes unbid auctions it has seen
             zero = (
                 kp.zero_bidder & open_ & ~bidded & (a["a_guy"][:, i, s] == _GUY_NONE)
-                & (a["a_seen"][:, i, s] - kp.latency + kp.zero_bidder_latency <= t)
+                & (a["a_zseen"][:, i, s] <= t)
             )  # fmt: skip
             if kp.zero_bidder_gas_gwei is not None:
                 zero &= self._lands(a, np.full(zero.shape, kp.zero_bidder_gas_gwei))
@@ -871,6 +933,7 @@ class MakerModel(ProtocolModel):
                 & (liq.slots[rows_u] > 0)
                 & (feed[rows_u] * cp.buf > 0)
                 & kick_ok[rows_u]
+                & (self._has_dai(a, own_dai)[rows_u] | kp.flash_loans)
             )
             if not np.any(go):
                 if not np.any(v >= 0):
@@ -891,7 +954,8 @@ class MakerModel(ProtocolModel):
             a["art"][rows, vv[idx]] -= dart[idx]
             a["dirt"][rows, i] += tab[idx]
             s_idx = slot[idx]
-            self._kick(a, i, s_idx, vv[idx], rows, dink[idx], tab[idx], due[idx], t, t + kp.latency)
+            seen = self._seen_at(a, rows, t, kp.latency)
+            self._kick(a, i, s_idx, vv[idx], rows, dink[idx], tab[idx], due[idx], t, seen)
             a["a_tic"][rows, i, s_idx] = t
             a["a_top"][rows, i, s_idx] = feed[rows] * cp.buf
             if cp.tip > 0 or cp.chip > 0:  # vat.suck(vow, kpr, coin): unbacked DAI, the Vow's bad debt

@@ -27,8 +27,17 @@ fund ran out, what it paid, ADL notional and transfers, socialised loss, the vau
 withdrawing traders took; :mod:`firesale.analysis.perp_tails` turns them into probabilities and means with standard
 errors, :mod:`firesale.analysis.perp_manipulation` into an attack's cost, profit and the venue's loss.
 
-Issued token: the vault share (``vault.token``), worth vault equity per share (shares are the vault's starting
-capital at 1 USD a share), valued at the index assets' market prices; a lending market may take it as collateral.
+Issued tokens: the vault share (``vault.token``), worth vault equity per share (shares are the vault's starting
+capital at 1 USD a share), valued at the index assets' market prices; and tokenised accounts (``traders.*.token``,
+``token_supply``: a position or account-equity token the venue issues), worth the account's non-negative equity at
+market less its share of the venue's uncovered loss, per unit (:meth:`PerpVenue.token_prices`). A lending market
+may take either as collateral: the venue's loss reaches it through the token's price.
+
+Kernels: ``kernel="numba"`` (the default, the engine's ``kernel`` option) runs the liquidation screen, the equities
+the ADL ranking reads and the greedy ADL fill in the fused kernels of :mod:`firesale.protocols._perp_kernels`,
+which skip the traders and paths a bound proves cannot be below maintenance; ``kernel="numpy"`` is the vectorized
+reference. The two are bit-identical (``tests/unit/protocols/test_perp_kernels.py``); the rest of the round (book
+fills, fees, the vault, the fund, ADL transfers) is NumPy on the liquidated paths and traders only.
 
 Random streams: the premium shocks and the ``dydx`` rule's order are counter-based uniforms of a per-path key
 (:func:`firesale.protocols._cdp.uniforms`), keyed by funding count and market, or round and market and trader, so
@@ -54,6 +63,7 @@ from pydantic import Field, model_validator
 
 from firesale.exceptions import ParameterError, ScenarioError
 from firesale.mechanics import perps as ref
+from firesale.protocols import _perp_kernels as _kernels
 from firesale.protocols._cdp import model_key, spec_error, uniforms
 from firesale.protocols.base import (
     Accounts,
@@ -167,6 +177,11 @@ class PerpTraderSpec(SpecModel):
         default=False, description="Takes out cross equity above initial margin every round (Mango v3's borrows "
         "against unrealised profit).",
     )  # fmt: skip
+    token: Name | None = Field(
+        default=None, description="A token the venue issues on this account (a tokenised position): priced by "
+        "token_prices from the account's equity, so another protocol may take it as collateral.",
+    )  # fmt: skip
+    token_supply: Positive | None = Field(default=None, description="Units of token; required with it.")
 
 
 class PerpGenerateSpec(SpecModel):
@@ -246,6 +261,22 @@ class PerpSpec(SpecModel):
             if name not in self.markets:
                 raise spec_error("PerpSpec", ("generate", "markets", j), "unknown_market",
                                  f"must be one of {sorted(self.markets)}", name)  # fmt: skip
+        tokens: dict[str, str] = {self.vault.token: "vault.token"} if self.vault.token else {}
+        for i, t in enumerate(self.traders):
+            if (t.token is None) != (t.token_supply is None):
+                missing = "token_supply" if t.token is not None else "token"
+                raise spec_error("PerpSpec", ("traders", i, missing), "token_and_supply",
+                                 "token and token_supply go together", None)  # fmt: skip
+            if t.token is None:
+                continue
+            taken = tokens.get(t.token) or (
+                "an asset of the venue" if t.token in {self.settlement, *(m.index for m in self.markets.values())}
+                else None
+            )  # fmt: skip
+            if taken:
+                raise spec_error("PerpSpec", ("traders", i, "token"), "token_conflict",
+                                 f"already {taken}", t.token)  # fmt: skip
+            tokens[t.token] = f"the token of traders[{i}]"
         oi: dict[tuple[str, bool], float] = {}
         for i, t in enumerate(self.traders):
             if t.withdraws_profit and all(p.isolated_margin_usd is not None for p in t.positions):
@@ -377,6 +408,15 @@ _ROUND_KEYS = ("cash", "size", "iso", "used", "insurance", "vault_cash", "vault_
                "unserved_now", "insurance_paid", "exhausted")  # fmt: skip
 
 
+#: what a screen found: rows, cols, and on them notional, cross and isolated equity, cross notional, the flags
+_Found = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+
+
+def _cols_first(x: np.ndarray) -> np.ndarray:
+    """``x`` (rows, cols, ...) laid out as ``y[:, cols]`` of a C-ordered ``y`` is: columns outermost in memory."""
+    return np.ascontiguousarray(np.swapaxes(x, 0, 1)).swapaxes(0, 1)
+
+
 def normals(path_key: np.ndarray, n_funding: np.ndarray, market: int) -> np.ndarray:
     """Standard normal premium shocks per path for funding ``n_funding`` of ``market`` (Box-Muller of uniforms)."""
     u1 = uniforms(path_key, n_funding, market, 0)
@@ -400,7 +440,11 @@ class PerpVenue(ProtocolModel):
         size: np.ndarray, entry: np.ndarray, iso_margin: np.ndarray, isolated: np.ndarray, insurance: float,
         vault_capital: float, premium0: np.ndarray, token: str | None = None, spot_hedge_ratio: float = 0.0,
         seed: int = 0, withdraws: np.ndarray | None = None, index0: np.ndarray | None = None,
+        kernel: str = "numba", position_tokens: dict[str, tuple[int, float]] | None = None,
     ) -> None:  # fmt: skip
+        if kernel not in ("numba", "numpy"):
+            raise ParameterError(f"The 'kernel' parameter of PerpVenue must be one of ['numba', 'numpy']. "
+                                 f"Got {kernel!r} instead.")  # fmt: skip
         self.name = name
         self.params = params
         self.assets = (*index_assets, settlement)
@@ -424,8 +468,13 @@ class PerpVenue(ProtocolModel):
         self.premium0 = np.asarray(premium0, dtype=float)
         self.spot_hedge_ratio = float(spot_hedge_ratio)
         self.seed = seed
-        self.issued = (IssuedToken(name=token, underlying=settlement),) if token else ()
         self.token = token
+        #: tokenised accounts: token name -> (trader index, supply)
+        self.position_tokens = dict(position_tokens or {})
+        self.issued = tuple(
+            IssuedToken(name=t, underlying=settlement)
+            for t in ([token] if token else []) + list(self.position_tokens)
+        )
         self.vault_shares = self.vault_capital if self.vault_capital > 0 else 1.0
         mk = params.markets
         n_k = max(len(m.tiers) for m in mk)
@@ -453,6 +502,8 @@ class PerpVenue(ProtocolModel):
         self._overflow = np.array([m.overflow for m in mk], dtype=bool)
         self._impact_c = np.array([2.0 / 3.0 * m.impact / math.sqrt(m.book_depth_usd) for m in mk])
         self._initial_cash = float(self.cash0.sum() + self.iso0.sum() + self.insurance0 + self.vault_capital)
+        # the fused kernels sum markets in NumPy's pairwise order, emulated up to its 128-term block
+        self.kernel = kernel if self.n_markets <= 128 else "numpy"
 
     # construction
     @classmethod
@@ -474,6 +525,11 @@ class PerpVenue(ProtocolModel):
                 if v not in venues:
                     problems.append(f"{source}: protocols.{spec.name}.markets.{name}.venues: must name a defined "
                                     f"venue, got {v!r}")  # fmt: skip
+        assets = {a.name for a in getattr(scenario.spec, "assets", [])}
+        for i, t in enumerate(spec.traders):
+            if t.token is not None and t.token not in assets:
+                problems.append(f"{source}: protocols.{spec.name}.traders[{i}].token: must be a scenario asset (a "
+                                f"token no asset names is held by nobody), got {t.token!r}")  # fmt: skip
         if problems:
             raise ScenarioError(problems)
         names = list(spec.markets)
@@ -509,12 +565,16 @@ class PerpVenue(ProtocolModel):
                     if cap is not None and usd > cap * (1 + 1e-12):
                         raise ScenarioError([f"{source}: protocols.{spec.name}.markets.{name}.oi_cap_usd: must cover "
                                              f"the open interest {usd:.6g} of the generated book, got {cap:g}"])  # fmt: skip
-        return cls.from_arrays(spec, cash, size, entry, iso, isolated, withdraws=withdraws, index0=index0)
+        position_tokens = {t.token: (i, float(t.token_supply)) for i, t in enumerate(spec.traders)
+                           if t.token is not None and t.token_supply is not None}  # fmt: skip
+        return cls.from_arrays(spec, cash, size, entry, iso, isolated, withdraws=withdraws, index0=index0,
+                               kernel=options.get("kernel", "numba"), position_tokens=position_tokens)  # fmt: skip
 
     @classmethod
     def from_arrays(
         cls, spec: PerpSpec, cash: np.ndarray, size: np.ndarray, entry: np.ndarray, iso_margin: np.ndarray,
         isolated: np.ndarray, withdraws: np.ndarray | None = None, index0: np.ndarray | None = None,
+        kernel: str = "numba", position_tokens: dict[str, tuple[int, float]] | None = None,
     ) -> PerpVenue:  # fmt: skip
         """A venue whose book comes as arrays (``spec.traders`` ignored): for generated books and benchmarks.
 
@@ -531,6 +591,11 @@ class PerpVenue(ProtocolModel):
         index0 : ndarray of shape (n_markets,), optional
             Starting index prices: the reference of ``index_growth_limit`` at time 0 (default: none, the first
             round takes the oracle as is).
+        kernel : {"numba", "numpy"}
+            The fused kernels of :mod:`firesale.protocols._perp_kernels` (default), or the NumPy reference; the
+            two give bit-identical results.
+        position_tokens : dict of str to (int, float), optional
+            Tokenised accounts: token name -> (trader row, supply), priced by :meth:`token_prices`.
         """
         mks = list(spec.markets.values())
         params = ref.VenueParams(
@@ -557,7 +622,7 @@ class PerpVenue(ProtocolModel):
             size=size, entry=entry, iso_margin=iso_margin, isolated=isolated, insurance=spec.insurance_fund_usd,
             vault_capital=spec.vault.capital_usd, premium0=np.array([m.premium.initial for m in mks]),
             token=spec.vault.token, spot_hedge_ratio=spec.vault.spot_hedge_ratio, seed=spec.seed,
-            withdraws=withdraws, index0=index0,
+            withdraws=withdraws, index0=index0, kernel=kernel, position_tokens=position_tokens,
         )  # fmt: skip
 
     # ----- the contract ---------------------------------------------------------------------------------------------
@@ -590,6 +655,13 @@ class PerpVenue(ProtocolModel):
         a["band_ref"][:] = np.nan
         a["band_last"][:] = np.nan if self.index0 is None else self.index0
         a["band_time"][:] = np.nan if self.index0 is None else 0.0
+        # the kernels' per-path bound (firesale.protocols._perp_kernels.screen): no reference yet
+        a["screen_mark"] = np.zeros((p, m))
+        a["screen_ratio"] = np.full((p, self.cash0.shape[0]), -np.inf)
+        a["screen_lowest"] = np.full(p, -np.inf)
+        a["screen_dirty"] = np.ones(p, dtype=bool)
+        # trader checks the bound skipped: work saved, never a result
+        a["screen_skipped"] = np.zeros(p, dtype=np.int64)
         return PerpState(arrays=a)
 
     def round(self, state: PerpState, inputs: RoundInputs) -> Flows:  # type: ignore[override]
@@ -680,6 +752,7 @@ class PerpVenue(ProtocolModel):
                 a["f_last"][:, m] = np.where(due, f[:, m], a["f_last"][:, m])
             a["next_funding"] += np.where(due, pm.funding_interval, 0.0)
             a["n_funding"] += due
+            a["screen_dirty"] |= due  # cash moved: the kernels' bound must be renewed
 
     def _limit_index(self, a: dict[str, np.ndarray], index: np.ndarray, time: float) -> np.ndarray:
         """The rate-limited index (:func:`firesale.mechanics.perps.limited_index`); updates the band state."""
@@ -713,6 +786,76 @@ class PerpVenue(ProtocolModel):
         a["cash"] -= w
         a["withdrawn"] += w.sum(axis=1)
 
+    # The screen: which buckets are below maintenance, and the figures the liquidation needs on their paths
+    # (rows) and traders (cols) only. Two implementations, bit-identical (tests/unit/protocols/test_perp_kernels.py).
+    def _screen_numpy(self, a: dict[str, np.ndarray], mark: np.ndarray) -> _Found | None:
+        """The NumPy reference: every bucket of every path, a superset screen first."""
+        notional = np.abs(a["size"]) * mark[:, None, :]
+        cross_e, iso_e = self._equities(a, mark)
+        # a maintenance margin never exceeds notional times the market's highest rate
+        ub = notional * self._mmr_max
+        cand = (cross_e < np.where(self.cross, ub, 0.0).sum(axis=2) * (1.0 + 1e-9)).any(axis=1)
+        cand |= (self.isolated & (iso_e < ub * (1.0 + 1e-9))).any(axis=(1, 2))
+        if not cand.any():
+            return None
+        cr = np.flatnonzero(cand)
+        notional, cross_e, iso_e = notional[cr], cross_e[cr], iso_e[cr]
+        mm = self.maintenance(notional)
+        c_not = np.where(self.cross, notional, 0.0).sum(axis=2)
+        c_mm = np.where(self.cross, mm, 0.0).sum(axis=2)
+        liq_c = (c_not > 0.0) & (cross_e < c_mm)
+        liq_i = self.isolated & (notional > 0.0) & (iso_e < mm)
+        n_liq = liq_c.sum(axis=1) + liq_i.sum(axis=(1, 2))
+        a["n_liquidated"][cr] += n_liq
+        hit = n_liq > 0
+        if not hit.any():
+            return None
+        liq_c, liq_i, notional, cross_e, iso_e, c_not = (x[hit] for x in (liq_c, liq_i, notional, cross_e, iso_e,
+                                                                           c_not))  # fmt: skip
+        cols = np.flatnonzero(liq_c.any(axis=0) | liq_i.any(axis=(0, 2)))
+        return (cr[hit], cols, notional[:, cols], cross_e[:, cols], iso_e[:, cols], c_not[:, cols],
+                liq_c[:, cols], liq_i[:, cols])  # fmt: skip
+
+    def _screen_numba(self, a: dict[str, np.ndarray], mark: np.ndarray) -> _Found | None:
+        """The fused kernel (exact flags; traders and paths its bound proves safe skipped), then the liquidation's
+        figures recomputed on its rows and columns with the reference's own formulas."""
+        n_p, n_t, n_m = a["size"].shape
+        liq_c = np.zeros((n_p, n_t), dtype=bool)
+        liq_i = np.zeros((n_p, n_t, n_m), dtype=bool)
+        liq_t = np.zeros((n_p, n_t), dtype=bool)
+        n_liq = np.empty(n_p, dtype=np.int64)
+        _kernels.screen(
+            a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark), self._floors,
+            self._mmr, self._amount, self._mmr_max, a["screen_mark"], a["screen_ratio"], a["screen_lowest"],
+            a["screen_dirty"],
+            not self.withdraws.any(), liq_c, liq_i, liq_t, n_liq, a["screen_skipped"],
+        )  # fmt: skip
+        a["n_liquidated"] += n_liq
+        rows = np.flatnonzero(n_liq > 0)
+        if rows.size == 0:
+            return None
+        cols = np.flatnonzero(liq_t[rows].any(axis=0))
+        mk3 = mark[rows][:, None, :]
+        ix = np.ix_(rows, cols)
+        size = a["size"][ix]
+        notional = np.abs(size) * mk3
+        u = size * (mk3 - self.entry[cols])
+        cross, isolated = self.cross[cols], self.isolated[cols]
+        cross_e = a["cash"][ix] + np.where(cross, u, 0.0).sum(axis=2)
+        iso_e = np.where(isolated, a["iso"][ix] + u, 0.0)
+        c_not = np.where(cross, notional, 0.0).sum(axis=2)
+        # in the memory layout the reference's x[rows][:, cols] gives: NumPy's multi-axis sums follow the layout
+        notional, cross_e, iso_e, c_not, lc, li = (
+            _cols_first(x) for x in (notional, cross_e, iso_e, c_not, liq_c[ix], liq_i[ix])
+        )
+        return rows, cols, notional, cross_e, iso_e, c_not, lc, li
+
+    def _equities_numba(self, a: dict[str, np.ndarray], mark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        cross_e, iso_e = np.empty(a["cash"].shape), np.empty(a["size"].shape)
+        _kernels.equities(a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark),
+                          cross_e, iso_e)  # fmt: skip
+        return cross_e, iso_e
+
     def _round(self, a: dict[str, np.ndarray], index: np.ndarray, time: float) -> np.ndarray:
         n_p, n_t, n_m = a["size"].shape
         new_step = a["last_time"] != time
@@ -727,51 +870,36 @@ class PerpVenue(ProtocolModel):
         mark = self.mark(a, index, time)
         if self.withdraws.any():
             self._withdraw(a, mark)
-        notional = np.abs(a["size"]) * mark[:, None, :]
-        cross_e, iso_e = self._equities(a, mark)
-        # screen: a maintenance margin never exceeds notional times the market's highest rate
-        ub = notional * self._mmr_max
-        cand = (cross_e < np.where(self.cross, ub, 0.0).sum(axis=2) * (1.0 + 1e-9)).any(axis=1)
-        cand |= (self.isolated & (iso_e < ub * (1.0 + 1e-9))).any(axis=(1, 2))
-        if not cand.any():
+        found = self._screen_numba(a, mark) if self.kernel == "numba" else self._screen_numpy(a, mark)
+        if found is None:
             return taken
-        cr = np.flatnonzero(cand)
-        notional, cross_e, iso_e = notional[cr], cross_e[cr], iso_e[cr]
-        mm = self.maintenance(notional)
-        c_not = np.where(self.cross, notional, 0.0).sum(axis=2)
-        c_mm = np.where(self.cross, mm, 0.0).sum(axis=2)
-        liq_c = (c_not > 0.0) & (cross_e < c_mm)
-        liq_i = self.isolated & (notional > 0.0) & (iso_e < mm)
-        n_liq = liq_c.sum(axis=1) + liq_i.sum(axis=(1, 2))
-        a["n_liquidated"][cr] += n_liq
-        hit = n_liq > 0
-        if not hit.any():
-            return taken
-        # restrict the work to the paths, then the traders, with something to liquidate
-        rows = cr[hit]
+        rows, cols, notional, cross_e, iso_e, c_not, liq_c, liq_i = found
         full = rows.size == n_p
-        liq_c, liq_i, notional, cross_e, iso_e, c_not = (x[hit] for x in (liq_c, liq_i, notional, cross_e, iso_e,
-                                                                           c_not))  # fmt: skip
-        cols = np.flatnonzero(liq_c.any(axis=0) | liq_i.any(axis=(0, 2)))
         b = {k: a[k] if full else a[k][rows] for k in _ROUND_KEYS}
         sub = {k: b[k][:, cols] for k in ("cash", "size", "iso")}
         sub.update({k: v for k, v in b.items() if k not in sub})
         mark_r = mark[rows]
         statics = (self.entry[cols], self.isolated[cols], self.cross[cols])
         tk, cell_bk, need_size, need_usd = self._liquidate(
-            sub, mark_r, notional[:, cols], cross_e[:, cols], iso_e[:, cols], c_not[:, cols], liq_c[:, cols],
-            liq_i[:, cols], statics,
-        )  # fmt: skip
+            sub, mark_r, notional, cross_e, iso_e, c_not, liq_c, liq_i, statics
+        )
         for k in ("cash", "size", "iso"):
             b[k][:, cols] = sub[k]
         if cell_bk is not None:
             bk = np.zeros(b["size"].shape, dtype=bool)
             bk[:, cols] = cell_bk
-            ce, ie = self._equities(b, mark_r)
-            b["socialised"] += self._adl(b, mark_r, ce, ie, bk, need_size, need_usd)
+            ce, ie = self._equities_numba(b, mark_r) if self.kernel == "numba" else self._equities(b, mark_r)
+            socialised, touched = self._adl(b, mark_r, ce, ie, bk, need_size, need_usd)
+            b["socialised"] += socialised
         if not full:
             for k, v in b.items():
                 a[k][rows] = v
+        if self.kernel == "numba":  # the traders whose books changed lose their bound (_perp_kernels.screen)
+            ratio = a["screen_ratio"]
+            ratio[np.ix_(rows, cols)] = -np.inf
+            a["screen_lowest"][rows] = -np.inf
+            if cell_bk is not None:
+                ratio[rows] = np.where(touched, -np.inf, ratio[rows])
         taken[rows] = tk
         return taken
 
@@ -901,12 +1029,16 @@ class PerpVenue(ProtocolModel):
     def _adl(
         self, a: dict[str, np.ndarray], mark: np.ndarray, cross_e: np.ndarray, iso_e: np.ndarray,
         cell_bk: np.ndarray, need_size: list[np.ndarray], need_usd: list[np.ndarray],
-    ) -> np.ndarray:  # fmt: skip
+    ) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+        """Deleverage what the fund did not cover; returns the socialised rest per path and the traders whose
+        positions it closed (n_paths, n_traders)."""
         rule = self.params.adl_rule
         size, entry = a["size"], self.entry
         n_p, n_t, n_m = size.shape
         socialised = np.zeros(n_p)
-        e_cell = np.where(self.isolated, iso_e, cross_e[:, :, None])
+        touched = np.zeros((n_p, n_t), dtype=bool)
+        fused = self.kernel == "numba" and rule in ("binance", "dydx")  # _perp_kernels.adl_rank
+        e_cell = None if fused else np.where(self.isolated, iso_e, cross_e[:, :, None])
         for m in range(n_m):
             for side in (0, 1):
                 need, usd = need_size[side][:, m], need_usd[side][:, m]
@@ -915,36 +1047,23 @@ class PerpVenue(ProtocolModel):
                     continue
                 s = size[:, :, m]
                 opp = -1.0 if side == 0 else 1.0
-                u = s * (mark[:, m : m + 1] - entry[:, m])
-                elig = (s * opp > 0.0) & (e_cell[:, :, m] > 0.0) & ~cell_bk[:, :, m] & go[:, None]
-                if rule != "dydx":
-                    elig &= u > 0.0
-                sz = np.where(elig, np.abs(s), 0.0)
-                if rule == "pro_rata":
-                    w = sz.sum(axis=1)
-                    frac = np.minimum(1.0, np.divide(need, w, out=np.zeros_like(w), where=w > 0.0))
-                    q = sz * frac[:, None]
-                elif rule == "none":
-                    q = np.zeros_like(sz)
+                keys = np.zeros((0, 0))
+                if rule == "dydx":
+                    keys = uniforms(
+                        a["path_key"][:, None], a["n_rounds"][:, None], m, np.arange(n_t)[None, :]
+                    )
+                if fused:  # the eligible only, ranked: bit-identical to the sort below
+                    q = np.empty(s.shape)
+                    _kernels.adl_rank(
+                        size, self.entry, np.ascontiguousarray(mark), cross_e, iso_e, self.isolated, cell_bk, go,
+                        m, opp, rule == "dydx", np.ascontiguousarray(keys), np.ascontiguousarray(need), q,
+                    )  # fmt: skip
                 else:
-                    if rule == "dydx":
-                        score = uniforms(
-                            a["path_key"][:, None], a["n_rounds"][:, None], m, np.arange(n_t)[None, :]
-                        )
-                    else:
-                        denom = np.abs(s * entry[:, m])
-                        e = e_cell[:, :, m]
-                        score = np.divide(u, denom, out=np.zeros_like(u), where=denom > 0) * (
-                            np.abs(s) * mark[:, m : m + 1]
-                        ) / np.where(e > 0, e, 1.0)  # fmt: skip
-                    key = np.where(elig, -score, np.inf)
-                    order = np.argsort(key, axis=1, kind="stable")
-                    srt = np.take_along_axis(sz, order, axis=1)
-                    before = np.cumsum(srt, axis=1) - srt
-                    q_srt = np.minimum(np.maximum(need[:, None] - before, 0.0), srt)
-                    q = np.empty_like(q_srt)
-                    np.put_along_axis(q, order, q_srt, axis=1)
+                    assert e_cell is not None
+                    q = self._adl_allocation(rule, s, m, opp, mark, e_cell[:, :, m], cell_bk[:, :, m], go, need,
+                                             keys)  # fmt: skip
                 q = np.where(go[:, None], q, 0.0)
+                touched |= q > 0.0
                 delta = np.sign(s) * q
                 pnl = delta * (mark[:, m : m + 1] - entry[:, m])
                 transfer = np.divide(usd[:, None] * q, need[:, None], out=np.zeros_like(q), where=go[:, None])
@@ -958,7 +1077,41 @@ class PerpVenue(ProtocolModel):
                 matched = q.sum(axis=1)
                 socialised += np.where(go, usd * (1.0 - np.divide(matched, need, out=np.zeros_like(need),
                                                                       where=go)), 0.0)  # fmt: skip
-        return socialised
+        return socialised, touched
+
+    def _adl_allocation(
+        self, rule: str, s: np.ndarray, m: int, opp: float, mark: np.ndarray, e: np.ndarray, bk: np.ndarray,
+        go: np.ndarray, need: np.ndarray, keys: np.ndarray,
+    ) -> np.ndarray:  # fmt: skip
+        """The NumPy reference of one market side's ADL allocation (n_paths, n_traders): eligible offsetting
+        positions ``s`` of accounts with equity ``e > 0``, not bankrupt, in profit unless the rule is ``dydx``."""
+        entry = self.entry
+        u = s * (mark[:, m : m + 1] - entry[:, m])
+        elig = (s * opp > 0.0) & (e > 0.0) & ~bk & go[:, None]
+        if rule != "dydx":
+            elig &= u > 0.0
+        sz = np.where(elig, np.abs(s), 0.0)
+        if rule == "pro_rata":
+            w = sz.sum(axis=1)
+            frac = np.minimum(1.0, np.divide(need, w, out=np.zeros_like(w), where=w > 0.0))
+            return sz * frac[:, None]
+        if rule == "none":
+            return np.zeros_like(sz)
+        if rule == "dydx":
+            score = keys
+        else:
+            denom = np.abs(s * entry[:, m])
+            score = np.divide(u, denom, out=np.zeros_like(u), where=denom > 0) * (
+                np.abs(s) * mark[:, m : m + 1]
+            ) / np.where(e > 0, e, 1.0)  # fmt: skip
+        key = np.where(elig, -score, np.inf)
+        order = np.argsort(key, axis=1, kind="stable")
+        srt = np.take_along_axis(sz, order, axis=1)
+        before = np.cumsum(srt, axis=1) - srt
+        q_srt = np.minimum(np.maximum(need[:, None] - before, 0.0), srt)
+        q = np.empty_like(q_srt)
+        np.put_along_axis(q, order, q_srt, axis=1)
+        return q
 
     # ----- books --------------------------------------------------------------------------------------------------
     def _index_mark(self, market: np.ndarray) -> np.ndarray:
@@ -992,9 +1145,37 @@ class PerpVenue(ProtocolModel):
         )  # fmt: skip
 
     def token_prices(self, state: PerpState, market: np.ndarray, accounts: Accounts) -> dict[str, np.ndarray]:  # type: ignore[override]
-        if not self.token:
-            return {}
-        return {self.token: np.maximum(self.vault_equity(state, market), 0.0) / self.vault_shares}
+        """The vault share (vault equity per share) and each tokenised account: its claim on the venue per unit.
+
+        An account's claim is its non-negative equity at the index assets' market prices (cross account plus
+        isolated positions, each floored at 0: a bucket's deficit is the venue's loss, not the holder's), less its
+        pro-rata share of the loss the venue cannot pay, as a receipt token's is: times
+        ``max(0, 1 - uncovered / liabilities)`` with ``uncovered`` the bad debt beyond the insurance fund
+        (socialised losses and deficits not yet resolved) and ``liabilities`` every account's non-negative equity
+        plus the vault's (:meth:`account`). So what the loss waterfall takes reaches a lending market holding the
+        token: through the account's equity when ADL closes its position at the bankruptcy price, through the
+        haircut when the loss is socialised.
+        """
+        out: dict[str, np.ndarray] = {}
+        if self.token:
+            out[self.token] = np.maximum(self.vault_equity(state, market), 0.0) / self.vault_shares
+        if self.position_tokens:
+            rows = np.array([i for i, _ in self.position_tokens.values()])
+            claim = self._claims(state, self._index_mark(market), rows)
+            liab = np.asarray(accounts.liabilities_usd, dtype=float)
+            safe = np.where(liab > 0.0, liab, 1.0)
+            paid = np.where(liab > 0.0, np.maximum(0.0, 1.0 - accounts.uncovered_usd / safe), 1.0)
+            for k, (name, (_, supply)) in enumerate(self.position_tokens.items()):
+                out[name] = claim[:, k] * paid / supply
+        return out
+
+    def _claims(self, state: PerpState, px: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """Non-negative equity of traders ``rows`` at index prices ``px``: cross plus isolated buckets, (n_paths, k)."""
+        size = state["size"][:, rows]
+        u = size * (px[:, None, :] - self.entry[rows])
+        cross = state["cash"][:, rows] + np.where(self.cross[rows], u, 0.0).sum(axis=2)
+        iso = np.where(self.isolated[rows], state["iso"][:, rows] + u, 0.0)
+        return np.maximum(cross, 0.0) + np.maximum(iso, 0.0).sum(axis=2)
 
     _SERIES: ClassVar[dict[str, str]] = {
         "insurance_fund_usd": "Insurance fund balance, USD.",

@@ -7,31 +7,37 @@ surplus buffer); ``buyGem`` hands out reserve units for ``1 + tout`` stablecoins
 held (``ink``).
 
 Arbitrageurs (the engine's liquidators, with their capital) use it whenever the venues' price of the stablecoin
-leaves the band the fees allow:
+leaves the band the fees allow. A round trip of ``g`` reserve units has two legs, each priced on the venues' real
+quotes of the round (:class:`firesale.protocols.base.SaleQuotes`: ``proceeds`` for the leg sold, ``costs`` for the
+leg bought, both after their price impact):
 
-- **Stablecoin above the band**, :math:`p_s (1 - tin) > p_r`: deposit reserve units (bought at the market,
-  ``buy``), sell the minted stablecoin through the stablecoin's venues (``sell``). Units are sold while the
-  marginal proceeds per unit of market value stay at least :math:`p_r / ((1 - tin) p_s)`: the sale stops where
-  the venues' marginal price of the stablecoin is back at the band edge :math:`p_r / (1 - tin)`, or at the
-  ceiling, whichever comes first.
-- **Stablecoin below the band**, :math:`p_s (1 + tout) < p_r`: buy stablecoin at the market (``buy``), take
-  reserve units out and sell them through the reserve asset's venues (``sell``; a DAI/USDC pool, where selling
-  USDC buys DAI back) while the marginal proceeds stay at least :math:`(1 + tout) p_s / p_r`, up to the reserves.
+- **Stablecoin above the band**, :math:`p_s (1 - tin) > p_r`: buy ``g`` reserve units (``buy``, cost
+  :math:`C_r(g p_r)`), ``sellGem`` them for :math:`g (1 - tin)` stablecoins and sell those through the
+  stablecoin's venues (``sell``, proceeds :math:`P_s(g (1 - tin) p_s)`);
+- **Stablecoin below the band**, :math:`p_s (1 + tout) < p_r`: buy :math:`g (1 + tout)` stablecoins (``buy``,
+  cost :math:`C_s(g (1 + tout) p_s)`), ``buyGem`` ``g`` reserve units and sell them through the reserve asset's
+  venues (``sell``, proceeds :math:`P_r(g p_r)`; a DAI/USDC pool, where selling USDC buys DAI back).
 
-So the PSM restores the peg up to its capacity and no further; and when the *reserve asset* de-pegs (USDC in March
-2023), the band moves with it and the stablecoin follows, as far as the reserves let arbitrageurs take USDC out
-at 1 + tout or bring it in at 1 - tin.
+Both curves are piecewise linear in their own sizes, so the round trip's profit :math:`P(g) - C(g)` is piecewise
+linear in ``g`` with knots at both grids; units are traded along its segments while each still adds profit, and no
+further: the trade stops where the marginal unit no longer pays after the fee and both legs' impact, or at the
+ceiling (``line - art``) or the reserves held, whichever comes first; and a trip is sent only if its profit pays
+the liquidators' gas and minimum profit (:class:`firesale.protocols.base.LiquidatorCapacity`). Sized on one leg
+only, the arbitrage overshot by the purchase's own impact and traded back the next round, every round. So the PSM
+restores the peg up to its capacity and no further; and when the *reserve asset* de-pegs (USDC in March 2023),
+the band moves with it and the stablecoin follows, as far as the reserves let arbitrageurs take USDC out at
+1 + tout or bring it in at 1 - tin. Without ``costs`` (a caller that gives none) a purchase is taken at the market
+price, as the engine then routes it.
 
-Sizing reads the engine's proceeds curves (:class:`firesale.protocols.base.SaleQuotes`) of the asset sold; the
-price impact of the purchase leg (``buy``) is the engine's to route and is not in the sizing. The model issues no
-token whose price it defines (the stablecoin's price is made by its venues), so :meth:`PegStabilityModule.token_prices`
-returns none.
+Each round's ``Flows.minted`` (``sellGem``) and ``Flows.burned`` (``buyGem``) carry the stablecoin created and
+destroyed, which the engine adds to the stablecoin's issued supply. The model issues no token whose price it
+defines (the stablecoin's price is made by its venues), so :meth:`PegStabilityModule.token_prices` returns none.
 
 References
 ----------
-makerdao/dss-psm ``src/psm.sol`` (``sellGem``: ``gemAmt18 = gemAmt * to18ConversionFactor``,
+makerdao/dss-psm ``src/psm.sol`` (commit 0705bfc; ``sellGem``: ``gemAmt18 = gemAmt * to18ConversionFactor``,
 ``fee = gemAmt18 * tin / WAD``, ``vat.frob(ilk, +gemAmt18, +gemAmt18)``, ``daiJoin.exit(usr, gemAmt18 - fee)``;
-``buyGem``: ``fee = gemAmt18 * tout / WAD``, ``daiInWad = gemAmt18 + fee``, ``vat.frob(ilk, -gemAmt18, -gemAmt18)``,
+``buyGem``: ``fee = gemAmt18 * tout / WAD``, ``daiAmt = gemAmt18 + fee``, ``vat.frob(ilk, -gemAmt18, -gemAmt18)``,
 fee moved to the vow), and the ilk's debt ceiling ``line`` checked by ``vat.frob``.
 """
 
@@ -44,7 +50,6 @@ import numpy as np
 from pydantic import Field
 
 from firesale.exceptions import ScenarioError
-from firesale.protocols._arb import profitable_sale
 from firesale.protocols._cdp import Quotes
 from firesale.protocols.base import (
     Accounts,
@@ -145,8 +150,6 @@ class PegStabilityModule(ProtocolModel):
         a = state.arrays
         n = a["gem"].shape[0]
         flows = Flows.empty(self.name, n, 2, reason="peg arbitrage")
-        flows.minted = np.zeros((n, 2))
-        flows.burned = np.zeros((n, 2))
         liq = inputs.liquidators
         ps = np.asarray(inputs.market[:, 0], dtype=float)
         pr = np.asarray(inputs.market[:, 1], dtype=float)
@@ -155,32 +158,27 @@ class PegStabilityModule(ProtocolModel):
         live &= np.isfinite(ps) & np.isfinite(pr)
         if not np.any(live):
             return flows
-        quotes = Quotes(inputs.quotes, live, 2)
+        legs = Legs(inputs.quotes, live)
         ps_ = np.where(live, ps, 1.0)
         pr_ = np.where(live, pr, 1.0)
         capital = np.maximum(liq.capital_usd, 0.0)
 
-        # Stablecoin rich: sellGem. Reserve units g in (cost g * pr), stablecoin g (1 - tin) sold (value * ps).
+        # Stablecoin rich: sellGem. Reserve units g bought (market value g pr), stablecoin g (1 - tin) sold.
         up = live & (ps * (1.0 - tin) > pr)
         if np.any(up):
             head = np.maximum(self.spec.debt_ceiling - a["art"], 0.0)
-            cap = np.minimum(head, capital / pr_) * (1.0 - tin) * ps_
-            th = np.where(up, pr_ / np.maximum((1.0 - tin) * ps_, _TINY), np.nan)
-            s = np.where(up, profitable_sale(quotes, 0, th, np.where(up, cap, 0.0)), 0.0)
-            g = np.where(s > 0, s / np.maximum((1.0 - tin) * ps_, _TINY), 0.0)
-            g = np.minimum(g, head)  # rounding must never breach the ceiling
-            self._book(a, flows, liq, g, pr_, sell_gem=True)
-        # Stablecoin cheap: buyGem. Stablecoin g (1 + tout) in (cost * ps), reserve units g out, sold (value * pr).
+            g, cost = legs.size(up, sell=(0, (1.0 - tin) * ps_), buy=(1, pr_), cap=head, capital=capital,
+                                min_gain=liq.gas_usd + liq.min_profit_usd)  # fmt: skip
+            self._book(a, flows, liq, np.minimum(g, head), cost, sell_gem=True)
+        # Stablecoin cheap: buyGem. Stablecoin g (1 + tout) bought (market value * ps), reserve units g sold.
         down = live & (ps * (1.0 + tout) < pr)
         if np.any(down):
-            cap = np.minimum(a["gem"], capital / ((1.0 + tout) * ps_)) * pr_
-            th = np.where(down, (1.0 + tout) * ps_ / pr_, np.nan)
-            s = np.where(down, profitable_sale(quotes, 1, th, np.where(down, cap, 0.0)), 0.0)
-            g = np.minimum(np.where(s > 0, s / pr_, 0.0), a["gem"])
-            self._book(a, flows, liq, g, ps_ * (1.0 + tout), sell_gem=False)
+            g, cost = legs.size(down, sell=(1, pr_), buy=(0, (1.0 + tout) * ps_), cap=a["gem"], capital=capital,
+                                min_gain=liq.gas_usd + liq.min_profit_usd)  # fmt: skip
+            self._book(a, flows, liq, np.minimum(g, a["gem"]), cost, sell_gem=False)
         return flows
 
-    def _book(self, a, flows, liq, g, unit_cost, *, sell_gem: bool) -> None:  # type: ignore[no-untyped-def]
+    def _book(self, a, flows, liq, g, cost, *, sell_gem: bool) -> None:  # type: ignore[no-untyped-def]
         tin, tout = self.spec.tin, self.spec.tout
         ok = g > 0
         g = np.where(ok, g, 0.0)
@@ -202,7 +200,7 @@ class PegStabilityModule(ProtocolModel):
             flows.buy[:, 0] += g * (1.0 + tout)
             flows.kept[:, 0] += g * tout
             flows.burned[:, 0] += g
-        spent = g * unit_cost
+        spent = np.where(ok, cost, 0.0)  # the purchase leg at its quoted cost
         flows.spent_usd += spent
         liq.capital_usd -= spent
         liq.slots -= ok
@@ -250,8 +248,101 @@ class PegStabilityModule(ProtocolModel):
             problems.append(f"{self.name}: reserves not conserved (held != start + brought - taken)")
         if np.any(np.abs(a["art"] - (a["art0"] + a["minted"] - a["burned"])) > tol):
             problems.append(f"{self.name}: stablecoin supply not conserved (debt != start + minted - burned)")
+        # What the engine was told was minted and burned (Flows.minted/burned) is what the books say.
+        if "minted" in out and np.any(np.abs(out["minted"][:, 0] - a["minted"]) > tol):
+            problems.append(f"{self.name}: stablecoin minted != Flows.minted routed to the engine")
+        if "burned" in out and np.any(np.abs(out["burned"][:, 0] - a["burned"]) > tol):
+            problems.append(f"{self.name}: stablecoin burned != Flows.burned routed to the engine")
+        if "minted" in out and np.any(np.abs(out["minted"][:, 1]) + np.abs(out["burned"][:, 1]) > tol):
+            problems.append(f"{self.name}: the reserve asset is never minted or burned")
         if np.any(np.abs(a["gem"] - a["art"]) > tol):
             problems.append(f"{self.name}: reserves and debt diverged (ink != art)")
         if np.any(a["art"] > self.spec.debt_ceiling + tol):
             problems.append(f"{self.name}: debt above the ceiling")
         return problems
+
+
+class Legs:
+    """The round's two quotes of a round trip: proceeds of the leg sold and cost of the leg bought, per path.
+
+    Both are asked of the engine once per asset and round, on the paths given; without ``costs`` in the quotes a
+    purchase costs its market value (the engine then buys at the market price). Shared with
+    :mod:`firesale.protocols.terra_market`, whose arbitrage has the same two legs.
+    """
+
+    def __init__(self, quotes: Any, paths: np.ndarray) -> None:
+        self.sales = Quotes(quotes, paths, 2)
+        self.grid = self.sales.size_usd
+        self._quotes, self._paths = quotes, np.nonzero(paths)[0]
+        self._costs: dict[int, np.ndarray] = {}
+
+    def cost_curve(self, asset: int, n_paths: int) -> np.ndarray:
+        if asset not in self._costs:
+            if getattr(self._quotes, "costs", None) is None:
+                self._costs[asset] = np.broadcast_to(self.grid, (n_paths, self.grid.size))
+            else:
+                need = np.zeros(2)
+                need[asset] = np.inf
+                self._costs[asset] = np.asarray(self._quotes.costs(self._paths, need), dtype=float)[
+                    :, asset, :
+                ]
+        return self._costs[asset]
+
+    def cost(self, asset: int, value: np.ndarray) -> np.ndarray:
+        """USD cost of buying market value ``value`` (n_paths, m) of ``asset``, on the round's purchase quote."""
+        return _at(self.grid, self.cost_curve(asset, value.shape[0]), value)
+
+    def size(self, on, *, sell, buy, cap, capital, min_gain):  # type: ignore[no-untyped-def]
+        """Units ``g`` of the round trip and the purchase's cost, (n_paths,) each; 0 where it does not pay.
+
+        ``sell = (asset, value)``: selling ``g`` units of the trip sells market value ``g * value`` of ``asset``;
+        ``buy`` likewise for the purchase. ``cap`` bounds ``g``, ``capital`` the purchase's cost; the trip is
+        taken only if its profit exceeds ``min_gain`` (gas plus the liquidators' minimum profit).
+        """
+        (si, sv), (bi, bv) = sell, buy
+        n = on.shape[0]
+        grid = self.grid
+        if grid.size < 2:
+            return np.zeros(n), np.zeros(n)
+        p_curve, c_curve = self.sales.curve(si, 2), self.cost_curve(bi, n)
+        sv, bv = np.where(on, sv, 1.0), np.where(on, bv, 1.0)
+        # Knots of the profit in units g: both grids mapped to units, merged.
+        knots = np.sort(
+            np.concatenate([grid[None, :] / sv[:, None], grid[None, :] / bv[:, None]], axis=1), axis=1
+        )
+        gain = _at(grid, p_curve, knots * sv[:, None]) - _at(grid, c_curve, knots * bv[:, None])
+        d_gain, width = np.diff(gain, axis=1), np.diff(knots, axis=1)
+        d_cost = np.diff(_at(grid, c_curve, knots * bv[:, None]), axis=1)
+        # A segment pays while it adds profit (1e-12 relative slack: one exactly at break-even is worth nothing).
+        ok = np.cumprod((width <= 0) | (d_gain > 1e-12 * np.abs(d_cost)), axis=1).astype(bool)
+        g = (width * ok).sum(axis=1)
+        # Beyond both grids the last segments extend: the trip keeps paying if the extended margin does.
+        tail = (p_curve[:, -1] - p_curve[:, -2]) * sv - (c_curve[:, -1] - c_curve[:, -2]) * bv
+        g = np.where(ok[:, -1] & (tail > 0), np.inf, g)
+        g = np.minimum(g, np.maximum(cap, 0.0))
+        g = np.minimum(g, _inverse(grid, c_curve, capital) / bv)  # the purchase must fit the capital
+        g = np.where(on & np.isfinite(g), g, 0.0)
+        cost = _at(grid, c_curve, (g * bv)[:, None])[:, 0]
+        profit = _at(grid, p_curve, (g * sv)[:, None])[:, 0] - cost
+        take = (g > 0) & (profit > min_gain)
+        return np.where(take, g, 0.0), np.where(take, cost, 0.0)
+
+
+def _at(grid: np.ndarray, curve: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Curves (n, k) on ``grid`` (k,) at points ``x`` (n, m), linear between points, the last segment extended."""
+    k = grid.size
+    x = np.nan_to_num(np.maximum(x, 0.0), nan=0.0, posinf=grid[-1])
+    hi = np.clip(np.searchsorted(grid, x, side="right"), 1, k - 1)
+    lo = hi - 1
+    y0, y1 = np.take_along_axis(curve, lo, axis=1), np.take_along_axis(curve, hi, axis=1)
+    x0, x1 = grid[lo], grid[hi]
+    return y0 + (x - x0) / np.where(x1 > x0, x1 - x0, 1.0) * (y1 - y0)
+
+
+def _inverse(grid: np.ndarray, curve: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The size at which each increasing curve (n, k) reaches ``y`` (n,), linear between points and extended."""
+    hi = np.clip((curve < y[:, None]).sum(axis=1), 1, grid.size - 1)
+    rows = np.arange(curve.shape[0])
+    y0, y1 = curve[rows, hi - 1], curve[rows, hi]
+    slope = (y1 - y0) / (grid[hi] - grid[hi - 1])
+    return np.where(slope > 0, grid[hi - 1] + (y - y0) / np.where(slope > 0, slope, 1.0), np.inf)

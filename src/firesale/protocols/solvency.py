@@ -6,7 +6,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from firesale.protocols.lending import _SCREEN_MARGIN, Screen, _screen_factor
+from firesale.protocols.lending import _SCREEN_MARGIN, _WATCH_FACTOR, Screen, _screen_factor
 
 __all__ = ["underwater_usd", "underwater_usd_numpy"]
 
@@ -22,13 +22,18 @@ def underwater_usd_numpy(collateral: np.ndarray, debt: np.ndarray, prices: np.nd
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dirty):  # fmt: skip
+def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dirty, watch, n_watch):  # fmt: skip
     n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
         factor = _screen_factor(prices, ref_prices, p, dirty)
         renew = factor < 0.0
         total = 0.0
-        for a in range(n_acc):
+        # Between renewals only the watched accounts can be underwater (lending.Screen); in account order, so the
+        # sum is the full loop's.
+        n_check = n_acc if renew else n_watch[p]
+        n_w = 0
+        for i in range(n_check):
+            a = i if renew else watch[p, i]
             # Collateral value over debt value moves by at most the screen's factor: skip accounts it proves solvent.
             if not renew and ref_ratio[p, a] * factor >= 1.0 + _SCREEN_MARGIN:
                 continue
@@ -39,12 +44,16 @@ def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dir
                 d += debt[p, a, r] * prices[p, r]
             if renew:
                 ref_ratio[p, a] = c / d if d > 0.0 else np.inf
+                if not ref_ratio[p, a] * _WATCH_FACTOR >= 1.0 + _SCREEN_MARGIN:
+                    watch[p, n_w] = a
+                    n_w += 1
             if d > c:
                 total += d - c
         if renew:
             for r in range(n_res):
                 ref_prices[p, r] = prices[p, r]
             dirty[p] = False
+            n_watch[p] = n_w
         out[p] = total
 
 
@@ -56,5 +65,6 @@ def underwater_usd(
     out = np.empty(collateral.shape[0])
     if screen is None:
         screen = Screen.empty(*collateral.shape)
-    _underwater_kernel(collateral, debt, prices, out, screen.ref_ratio, screen.ref_prices, screen.dirty)
+    _underwater_kernel(collateral, debt, prices, out, screen.ref_ratio, screen.ref_prices, screen.dirty, screen.watch,
+                       screen.n_watch)  # fmt: skip
     return out

@@ -21,7 +21,7 @@ Per round, on each active path:
 3. **Arbitrage through the module**, one swap message per path sized to maximise the arbitrageur's profit on the
    round's quotes. Below the peg (``UST -> LUNA``): offer :math:`o` UST (SDR value :math:`x = o / \\mathrm{SDR}`),
    spread :math:`\\max(1 - B^2 / (T (T + x)), m)` with :math:`T = B + \\delta`, LUNA out
-   :math:`o (1 - \\text{spread}) / p^{orc}_L`, profit = proceeds of selling that LUNA minus :math:`o\\, p_U`.
+   :math:`o (1 - \\text{spread}) / p^{orc}_L`, profit = proceeds of selling that LUNA minus the cost of buying o UST.
    Above the peg (``LUNA -> UST``): offer LUNA worth :math:`x` SDR, spread
    :math:`\\max(1 - T^2 / (B^2 + x T), m)`, UST out sold through the UST venues. The pool delta moves as
    ``ApplySwapToPool``; the spread fee is minted and kept (validator and oracle rewards).
@@ -36,9 +36,12 @@ Books (:meth:`TerraMarket.account`): the module promises a dollar of LUNA per US
 market capitalisation is reported as bad debt (uncovered by the collateral the promise rests on).
 
 Differences from the chain: one swap message per path and round (the module charges a message's average spread;
-many small messages would pay the marginal one, ending at the same pool state when the optimum is interior); the
-price impact of buying UST (or LUNA) for the swap is left to the engine's routing of ``buy``; float64, not
-``sdk.Dec``. :meth:`TerraMarket.token_prices` returns none: both UST and LUNA are priced by their venues, and the
+many small messages would pay the marginal one, ending at the same pool state when the optimum is interior);
+float64, not ``sdk.Dec``. The profit of a swap prices both of its legs on the round's quotes: the proceeds of the
+coin sold and the cost of the coin bought (``SaleQuotes.costs``, after its price impact; at the market price when
+the engine gives none), as :class:`firesale.protocols.psm.Legs` reads them. The UST burned and LUNA minted (and
+the reverse) are reported in ``Flows.burned`` and ``Flows.minted``, which the engine adds to each token's issued
+supply. :meth:`TerraMarket.token_prices` returns none: both UST and LUNA are priced by their venues, and the
 module's implied value of a UST is offered as the series ``ust_redemption_fraction``.
 
 References
@@ -56,7 +59,6 @@ import numpy as np
 from pydantic import Field
 
 from firesale.exceptions import ScenarioError
-from firesale.protocols._cdp import Quotes
 from firesale.protocols.base import (
     Accounts,
     Flows,
@@ -65,6 +67,7 @@ from firesale.protocols.base import (
     RoundInputs,
     register_protocol,
 )
+from firesale.protocols.psm import Legs
 from firesale.scenario._types import Fraction, Name, NonNegative, Positive, SpecModel
 
 __all__ = ["AnchorSpec", "TerraMarket", "TerraMarketSpec"]
@@ -196,7 +199,7 @@ class TerraMarket(ProtocolModel):
         liq = inputs.liquidators
         live = ok & (liq.slots > 0)
         if np.any(live):
-            quotes = Quotes(inputs.quotes, live, 2)
+            quotes = Legs(inputs.quotes, live)
             self._burn(a, flows, liq, quotes, live, pu, pl, orc)
             self._mint(
                 a, flows, liq, quotes, live, pu, pl, orc
@@ -267,19 +270,20 @@ class TerraMarket(ProtocolModel):
         def profit(o: np.ndarray) -> np.ndarray:
             spread = _burn_spread(o / sdr, tp[:, None], b, m)
             value = o * (1.0 - spread) * q[:, None]  # market value of the LUNA received
-            got = np.stack([quotes.proceeds(1, zero, value[:, j]) for j in range(o.shape[1])], axis=1)
-            return got - o * pu[:, None]
+            got = np.stack([quotes.sales.proceeds(1, zero, value[:, j]) for j in range(o.shape[1])], axis=1)
+            return got - quotes.cost(0, o * pu[:, None])  # the UST bought, after its price impact
 
         o, gain = self._best(profit, hi, sdr * np.maximum(x_star, x_kink))
         do = go & (o > 0) & (gain - liq.gas_usd > liq.min_profit_usd) & (gain > 0)
         o = np.where(do, o, 0.0)
+        cost = quotes.cost(0, (o * pu)[:, None])[:, 0]
         spread = _burn_spread(o / sdr, tp, b, m)
         luna_total = o / orc  # one dollar of LUNA per UST at the oracle, fee included
         fee = luna_total * spread
         out = luna_total - fee
         a["delta"] += np.where(do, o / sdr, 0.0)
         self._book(a, flows, liq, do, ust_burned=o, luna_minted=luna_total, sold_luna=out, fee_luna=fee,
-                   cost=o * pu)  # fmt: skip
+                   cost=cost)  # fmt: skip
 
     def _mint(self, a, flows, liq, quotes, live, pu, pl, orc) -> None:  # type: ignore[no-untyped-def]
         """UST above the peg: buy LUNA, swap it to UST through the module, sell the UST."""
@@ -301,9 +305,9 @@ class TerraMarket(ProtocolModel):
 
         def profit(v: np.ndarray) -> np.ndarray:  # v: USD value of LUNA offered, at the oracle
             spread = _mint_spread(v / sdr, tp[:, None], b, m)
-            got = np.stack([quotes.proceeds(0, zero, (v * (1.0 - spread) * pu[:, None])[:, j])
+            got = np.stack([quotes.sales.proceeds(0, zero, (v * (1.0 - spread) * pu[:, None])[:, j])
                             for j in range(v.shape[1])], axis=1)  # fmt: skip
-            return got - v * q[:, None]
+            return got - quotes.cost(1, v * q[:, None])  # the LUNA bought, after its price impact
 
         v, gain = self._best(profit, hi, sdr * np.maximum(x_star, x_kink))
         do = go & (v > 0) & (gain - liq.gas_usd > liq.min_profit_usd) & (gain > 0)
@@ -324,7 +328,7 @@ class TerraMarket(ProtocolModel):
         flows.sell[:, 0] += out
         flows.kept[:, 0] += fee
         a["used_today"] += v
-        cost = luna_in * pl
+        cost = np.where(do, quotes.cost(1, (v * q)[:, None])[:, 0], 0.0)
         flows.spent_usd += cost
         liq.capital_usd -= cost
         liq.slots -= do
@@ -419,6 +423,13 @@ class TerraMarket(ProtocolModel):
             problems.append(f"{self.name}: LUNA minted != LUNA sold + kept")
         if np.any(np.abs(out["sold"][:, 0] + out["kept"][:, 0] - a["minted_ust"] - a["withdrawn"]) > tol):
             problems.append(f"{self.name}: UST sold + kept != UST minted + deposits withdrawn")
+        # What the engine was told was minted and burned (Flows.minted/burned) is what the supplies say.
+        for r, (asset, mint, burn) in enumerate(((self.assets[0], "minted_ust", "burned_ust"),
+                                                 (self.assets[1], "minted_luna", "burned_luna"))):  # fmt: skip
+            if "minted" in out and np.any(np.abs(out["minted"][:, r] - a[mint]) > tol):
+                problems.append(f"{self.name}: {asset} minted != Flows.minted routed to the engine")
+            if "burned" in out and np.any(np.abs(out["burned"][:, r] - a[burn]) > tol):
+                problems.append(f"{self.name}: {asset} burned != Flows.burned routed to the engine")
         if np.any(np.abs(a["deposits"] + a["withdrawn"] - a["deposits0"]) > tol):
             problems.append(f"{self.name}: deposits not conserved")
         return problems

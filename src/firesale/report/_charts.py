@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from firesale.report._accounts import accounts_tables
 from firesale.report._backtest import backtest_report
 from firesale.report._book import book_charts
+from firesale.report._borrowing import COMPARE_SECTION, borrowing_comparison, borrowing_report
 from firesale.report._chart import Chart
 from firesale.report._compare import comparison_charts
 from firesale.report._contagion import attribution_charts
@@ -17,7 +19,9 @@ from firesale.report._prices import price_charts, replay_charts
 from firesale.report._risk import Table, risk_charts
 from firesale.report._sensitivity import sensitivity_report
 from firesale.report._slippage import slippage_report
+from firesale.report._states import state_charts
 from firesale.report._view import RunView, as_view
+from firesale.report._waterfall import waterfall_report
 
 __all__ = ["build_charts", "charts_of"]
 
@@ -40,7 +44,8 @@ def charts_of(view: RunView, compare: RunView | None = None) -> list[Chart]:
     report's own run).
     """
     own = price_charts(view) + replay_charts(view) + bad_debt_charts(view) + risk_charts(view)
-    own += liquidation_charts(view) + book_charts(view) + flag_charts(view) + attribution_charts(view)
+    own += liquidation_charts(view) + book_charts(view) + flag_charts(view) + state_charts(view)
+    own += attribution_charts(view)
     if compare is None:
         return own
     both = [_label(c, "A and B") for c in comparison_charts(view, compare)]
@@ -52,12 +57,15 @@ def report_parts(
 ) -> tuple[list[Chart], dict[str, list[Table]]]:
     """Every chart of the page, and the tables shown at the top of some chart sections (by section title).
 
-    Slippage at size and oracle lag, and the sensitivities when given, come after the charts of
-    :func:`charts_of`; in a comparison they are labelled as showing run A.
+    Top accounts and the worst path's cascade, slippage at size and oracle lag, and the sensitivities when given,
+    come after the charts of :func:`charts_of`; in a comparison they are labelled as showing run A.
     """
     tables: dict[str, list[Table]] = {}
     extra: list[Chart] = []
-    parts = [slippage_report(view), oracle_lag_report(view), backtest_report(view)]
+    wf_tables, wf_charts = waterfall_report(view)  # top accounts and the worst path's cascade: one section
+    parts = [(accounts_tables(view) + wf_tables, wf_charts), slippage_report(view), oracle_lag_report(view)]
+    parts.append(backtest_report(view))
+    parts.append(borrowing_report(view))  # utilisation, borrowing done and refused, borrowing power
     if sensitivities is not None:
         parts.append(sensitivity_report(sensitivities))
     for part_tables, part_charts in parts:
@@ -66,6 +74,11 @@ def report_parts(
         if part_charts:
             tables.setdefault(part_charts[0].section, []).extend(part_tables)
         extra += part_charts
+    if compare is not None:  # what B's change costs the users: both runs
+        cost_tables, cost_charts = borrowing_comparison(view, compare)
+        if cost_charts:
+            tables.setdefault(f"{COMPARE_SECTION} · run A and B", []).extend(cost_tables)
+            extra += [_label(c, "A and B") for c in cost_charts]
     return charts_of(view, compare) + extra, tables
 
 

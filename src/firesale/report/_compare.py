@@ -83,5 +83,8 @@ def _liquidations(a: RunView, b: RunView) -> list[Chart]:
 
 
 def comparison_charts(a: RunView, b: RunView) -> list[Chart]:
-    """Tails, realised prices and liquidations of run A (the report's run) against run B (the comparison)."""
-    return [_tails(a, b), *_prices(a, b), *_liquidations(a, b)]
+    """Tails, realised prices and liquidations of run A (the report's run) against run B (the comparison); on
+    common random numbers, the policy path by path (:mod:`firesale.report._policy`)."""
+    from firesale.report._policy import policy_charts
+
+    return [_tails(a, b), *_prices(a, b), *_liquidations(a, b), *policy_charts(a, b)]

@@ -14,6 +14,7 @@ from firesale._version import __version__
 from firesale.analysis.compare import scenario_differences
 from firesale.exceptions import ParameterError
 from firesale.report import _format as fmt
+from firesale.report._accounts import missing_note as accounts_missing
 from firesale.report._chart import Chart
 from firesale.report._charts import report_parts
 from firesale.report._headline import differences, headlines, is_paired
@@ -82,8 +83,12 @@ def _why(view: RunView, sensitivities: object) -> list[tuple[str, str]]:
     out = []
     for topic, text in why_notes(view):
         if topic.startswith("Slippage at size"):
-            topic = "Cascade waterfall of the worst path"
-            text = "Not shown: the run records cascade rounds per step over all assets, not per round."
+            continue  # shown, or the section says why not (the cascade waterfall re-simulates the worst path)
+        if topic.startswith("Top accounts"):
+            missing = accounts_missing(view)
+            if missing is None:
+                continue
+            text = missing
         elif topic.startswith("Sensitivities"):
             if sensitivities is not None:
                 continue
@@ -104,6 +109,12 @@ def _render(
     sensitivities: object = None,
 ) -> str:
     template = _ENV.get_template("report.html.j2")
+    if (
+        compare is not None
+    ):  # the mitigation's cost, at the top of the policy section (firesale.report._policy)
+        from firesale.report._policy import TABLE_SECTION, policy_tables
+
+        section_tables = {**(section_tables or {}), TABLE_SECTION: policy_tables(view, compare)}
     step = fmt.duration(view.dt) if view.dt else "unknown"
     changed = scenario_differences(view.scenario_text, compare.scenario_text) if compare is not None else []
     return template.render(

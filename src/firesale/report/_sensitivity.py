@@ -129,4 +129,6 @@ def _chart(res: Any) -> Chart:
 
 def sensitivity_report(res: Any) -> tuple[list[Table], list[Chart]]:
     """The ranked sensitivity table and its chart, from a :class:`~firesale.analysis.sensitivity.SensitivityResult`."""
-    return [_table(res)], [_chart(res)]
+    from firesale.report._borrowing import sensitivity_cost_tables
+
+    return [_table(res), *sensitivity_cost_tables(res)], [_chart(res)]

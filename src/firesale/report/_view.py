@@ -58,6 +58,11 @@ class RunView:
     paths: Mapping[str, np.ndarray] | None = None
     # Losses by contagion channel (protocol, metric, component, mean, CI) when the run was attributed, else None.
     attribution: pd.DataFrame | None = None
+    # Per account of each lending protocol: its starting book and the mean and s.e. over paths of its bad debt and
+    # debt at risk (firesale.engine._summaries.AccountSummary.frame), when the run recorded them, else None.
+    accounts: pd.DataFrame | None = None
+    # Share of paths in each failure state by step, stored by `firesale run` (firesale.monitor._run_states), or None.
+    states: pd.DataFrame | None = None
 
     @property
     def horizon_s(self) -> float | None:
@@ -127,6 +132,7 @@ def _from_result(result: SimulationResult) -> RunView:
         if result.streamed
         else result.paths,  # a streamed run kept summaries, as a stored run does
         attribution=result.attribution,
+        accounts=result.accounts,
     )
 
 
@@ -192,6 +198,8 @@ def _from_stored(run: StoredRun, name: str, where: str) -> RunView:
         scenario=scenario,
         scenario_note=note,
         attribution=run.series("attribution") if "attribution" in run.series_names() else None,
+        accounts=run.series("accounts") if "accounts" in run.series_names() else None,
+        states=run.series("states") if "states" in run.series_names() else None,
     )
 
 

@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 
 from firesale.agents.borrowers import BorrowersSpec
 from firesale.agents.lenders import LendersSpec
+from firesale.agents.searchers import SearchersSpec
 from firesale.liquidity._cryptoswap_spec import CryptoSwapSpec
 from firesale.market.spec import MarketSpec
 from firesale.policies.spec import PolicySpec
@@ -54,7 +55,14 @@ __all__ = [
 _Spec = SpecModel
 
 #: Series ``simulation.record`` may name (the engine's recorder keeps the same names).
-RECORDABLE = ("price", "bad_debt", "liquidated", "rounds", "flags", "oracle", "depth")
+#: "slippage": the loss selling $100k, $1M and $10M of each collateral into each venue it is sold on, alone, now;
+#: "staleness": seconds since each oracle last wrote or changed its answer; "oracle_deviation": each oracle's
+#: ``|answer / market - 1|``; "unserved": liquidatable accounts left unliquidated at the end of the step, and their
+#: share of the step's liquidations plus them (:mod:`firesale.monitor` grades these).
+RECORDABLE = (
+    "price", "bad_debt", "liquidated", "rounds", "flags", "oracle", "depth", "slippage", "staleness",
+    "oracle_deviation", "unserved", "coverage",
+)  # fmt: skip
 
 
 class SimulationSpec(_Spec):
@@ -387,7 +395,9 @@ class ReserveSpec(_Spec):
         "([agents.borrowers] with action = 'top_up'; refused otherwise); needs total_supply.",
     )
     borrow_cap: NonNegative | None = Field(
-        default=None, description="Refused: no new borrowing is simulated, so a cap never binds."
+        default=None,
+        description="Largest total debt, token units (0: no cap, as Aave's borrowCap): binds on borrowers' new "
+        "borrows ([agents.borrowers] with borrow_above_health_factor; refused otherwise).",
     )
 
     @property
@@ -396,14 +406,6 @@ class ReserveSpec(_Spec):
         (compound_v2) if given, else ``liquidation_protocol_fee`` of the bonus (Aave); the market type decides
         which of the two the file may hold."""
         return self.seize_share if self.seize_share is not None else self.liquidation_protocol_fee
-
-    @model_validator(mode="after")
-    def _inert(self) -> ReserveSpec:
-        refuse(
-            {k: getattr(self, k) for k in self.given("borrow_cap")},
-            "has no effect: the simulation has no new borrowing flows, so a cap never binds; remove it",
-        )
-        return self
 
     @model_validator(mode="after")
     def _thresholds(self) -> ReserveSpec:
@@ -657,6 +659,10 @@ class AgentsSpec(_Spec):
     )
     lenders: LendersSpec | None = Field(
         default=None, description="Lenders who run on a global-games cutoff (firesale.agents.lenders)."
+    )
+    searchers: SearchersSpec | None = Field(
+        default=None,
+        description="Searchers who compete for each liquidation in a priority-fee auction (firesale.agents.searchers).",
     )
 
 

@@ -59,11 +59,26 @@ class BlockLog:
                 found.append(range(int(m.group(1)), int(m.group(2))))
         return sorted(found, key=lambda r: r.start)
 
-    def save(self, blocks: range, metrics: pd.DataFrame, arrays: dict[str, np.ndarray]) -> None:
-        """Store one finished chunk (the series first, the metrics file last, as the commit mark)."""
+    def save(
+        self,
+        blocks: range,
+        metrics: pd.DataFrame,
+        arrays: dict[str, np.ndarray],
+        accounts: list[dict[str, np.ndarray]] | None = None,
+    ) -> None:
+        """Store one finished chunk (the series and per-account summaries first, the metrics file last, as the
+        commit mark). ``accounts``: one dict of arrays per protocol (``AccountSummary.to_arrays``)."""
         stem = f"blocks-{blocks.start}-{blocks.stop}"
         self.folder.mkdir(parents=True, exist_ok=True)
-        npz = self.folder / f"{stem}.npz"
+        if accounts is not None:
+            flat = {f"{i}/{k}": v for i, part in enumerate(accounts) for k, v in part.items()}
+            flat["n_protocols"] = np.array(len(accounts))
+            self._write_npz(self.folder / f"{stem}.accounts.npz", stem, flat)
+        self._write_npz(self.folder / f"{stem}.npz", stem, arrays)
+        frame = metrics.reset_index()
+        write_table(to_table(frame, name="metrics", where="BlockLog.save"), self.folder / f"{stem}.parquet")
+
+    def _write_npz(self, npz: Path, stem: str, arrays: dict[str, np.ndarray]) -> None:
         tmp = self.folder / f".{stem}.{secrets.token_hex(4)}.npz.tmp"
         try:
             with open(tmp, "wb") as fh:
@@ -74,8 +89,6 @@ class BlockLog:
         except BaseException:
             tmp.unlink(missing_ok=True)
             raise
-        frame = metrics.reset_index()
-        write_table(to_table(frame, name="metrics", where="BlockLog.save"), self.folder / f"{stem}.parquet")
 
     def load(self, blocks: range) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
         """Read one stored chunk back: (metrics indexed by global path, recorded series)."""
@@ -91,6 +104,25 @@ class BlockLog:
                 f"{self.folder} to recompute those blocks."
             ) from exc
         return frame, arrays
+
+    def load_accounts(self, blocks: range) -> list[dict[str, np.ndarray]] | None:
+        """One stored chunk's per-account summaries (as :meth:`save` got them), or None if it has none."""
+        path = self.folder / f"blocks-{blocks.start}-{blocks.stop}.accounts.npz"
+        if not path.exists():
+            return None
+        try:
+            with np.load(path) as data:
+                out: list[dict[str, np.ndarray]] = [{} for _ in range(int(data["n_protocols"]))]
+                for key in data.files:
+                    if key != "n_protocols":
+                        i, name = key.split("/", 1)
+                        out[int(i)][name] = data[key]
+        except (OSError, ValueError, KeyError) as exc:
+            raise StoreError(
+                f"The completed-blocks file {path} is unreadable ({exc}). Delete the folder {self.folder} to "
+                "recompute those blocks."
+            ) from exc
+        return out
 
     def __iter__(self) -> Iterator[range]:
         return iter(self.completed())

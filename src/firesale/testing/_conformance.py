@@ -35,7 +35,8 @@ class _Driver:
         self.k = len(model.assets)
         self.prices = np.broadcast_to(np.asarray(prices, dtype=float), (n_paths, self.k)).copy()
         self.state = model.init_state(n_paths)
-        self.out = {name: np.zeros((n_paths, self.k)) for name in ("sold", "kept", "repaid")}
+        flows = ("sold", "kept", "repaid", "minted", "burned")
+        self.out = {name: np.zeros((n_paths, self.k)) for name in flows}
         self.time = 0.0
 
     def round(self, prices: np.ndarray, quotes: SaleQuotes | None = None, capital: float = 1e15) -> Flows:
@@ -50,8 +51,10 @@ class _Driver:
         )  # fmt: skip
         self.time += 300.0
         flows = self.model.round(self.state, inputs)
-        for name, arr in (("sold", flows.sell), ("kept", flows.kept), ("repaid", flows.buy)):
-            self.out[name] += arr
+        for name, arr in (("sold", flows.sell), ("kept", flows.kept), ("repaid", flows.buy),
+                          ("minted", flows.minted), ("burned", flows.burned)):  # fmt: skip
+            if arr is not None:  # None: nothing minted or burned
+                self.out[name] += arr
         return flows
 
 
@@ -62,8 +65,10 @@ def _fail(check: str, what: str) -> None:
 def _check_flows(check: str, flows: Flows, n: int, k: int) -> None:
     if not isinstance(flows, Flows):
         _fail(check, f"round must return Flows, got {type(flows).__name__}")
-    for name in ("sell", "buy", "kept"):
+    for name in ("sell", "buy", "kept", "minted", "burned"):
         arr = getattr(flows, name)
+        if arr is None and name in ("minted", "burned"):
+            continue
         if arr.shape != (n, k) or arr.dtype != np.float64:
             _fail(check, f"Flows.{name} must be float64 of shape {(n, k)}, got {arr.dtype} {arr.shape}")
         if not np.isfinite(arr).all():

@@ -72,8 +72,9 @@ def _problems(agents: str = "", weth: str = "", usdc: str = "") -> list[str]:
             "",
             "",
             "borrow_cap = 5.0",
-            "toy.toml: protocols.lender.reserves.USDC.borrow_cap: has no effect: the "
-            "simulation has no new borrowing flows, so a cap never binds; remove it, got 5.0",
+            "toy.toml: protocols.lender.reserves.USDC.borrow_cap: has no effect: only new borrows ([agents.borrowers] "
+            "with borrow_above_health_factor on lender) are checked against it, so without them a cap never binds; "
+            "remove it, got 5.0",
         ),
         (
             "[agents.lenders]\nnoise = 0.0\n",
@@ -107,7 +108,8 @@ def _problems(agents: str = "", weth: str = "", usdc: str = "") -> list[str]:
             "",
             "total_supply = 3000.0",
             "toy.toml: protocols.lender.reserves.USDC.total_supply: has no effect without receipt_token, "
-            "[agents.lenders] or supply_cap (nothing reads the supply); remove it, got 3000.0",
+            "[agents.lenders], supply_cap, borrowing ([agents.borrowers] borrow_above_health_factor) or a "
+            "utilisation trigger (nothing reads the supply); remove it, got 3000.0",
         ),
         (
             '[agents.lenders]\nprotocols = ["lender", "x"]\n',

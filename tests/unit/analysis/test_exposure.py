@@ -82,3 +82,18 @@ def test_unknown_emode_category_is_rejected(tmp_path):
         ScenarioError, match=r"emode must be 0 or a category defined in protocols.lender.emode \[\], got 7"
     ):
         parse_scenario(text, source="t.toml", base_dir=tmp_path)
+
+
+def test_a_world_without_a_lending_market_has_no_accounts_to_show():
+    """Black Thursday holds only Maker vaults: the lending views are empty, with their columns (the report of a CDP
+    run used to fail here reading a lending book the model does not have)."""
+    from firesale.scenario import load_scenario
+
+    sc = load_scenario("black-thursday-2020")
+    hf = health_factors(sc)
+    assert hf.empty
+    assert list(hf.columns) == [
+        "protocol", "account", "health_factor", "collateral_usd", "debt_usd", "borrowing_power_usd", "emode",
+    ]  # fmt: skip
+    curve = liquidation_curve(sc, [0.0, 0.5])
+    assert curve["n_accounts"].tolist() == [0.0, 0.0] and curve["debt_usd"].tolist() == [0.0, 0.0]

@@ -10,7 +10,7 @@ from firesale.cli import main
 from firesale.exceptions import ScenarioError
 from firesale.scenario import builtin_policies, load_scenario, with_policies
 
-EXPECTED = {"circuit-breaker", "dynamic-margin", "governance-pause-1h", "governance-pause-6h",
+EXPECTED = {"predictive-margin", "liquidity-reserve", "circuit-breaker", "dynamic-margin", "governance-pause-1h", "governance-pause-6h",
             "governance-pause-24h", "reserve-1pct", "reserve-5pct"}  # fmt: skip
 
 

@@ -36,10 +36,10 @@ def test_a_good_policy_loads() -> None:
             f'comparison = ">", threshold = 0.05 }}\n{PAUSE}',
             "bad.toml: policies.p.trigger.series: unknown series 'oracle_moves' (did you mean 'oracle_move'?)",
         ),
-        (  # utilisation is not offered: no supply or borrowing flows
+        (  # utilisation names its reserve
             f'name = "p"\nprotocol = "lender"\ntrigger = {{ series = "utilisation", comparison = ">", threshold = 0.9 }}'
             f"\n{PAUSE}",
-            "no utilisation",
+            "bad.toml: policies.p.trigger: series 'utilisation' needs 'asset'",
         ),
         (  # a negative delay
             f'name = "p"\nprotocol = "lender"\ndelay = -60\n{GOOD_TRIGGER}\n{PAUSE}',

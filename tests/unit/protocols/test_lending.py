@@ -340,3 +340,65 @@ def test_no_negative_balances_and_healthy_untouched(world):
     healthy = hf_before >= 1.0
     np.testing.assert_array_equal(c[healthy], coll[healthy])
     np.testing.assert_array_equal(d[healthy], debt[healthy])
+
+
+@settings(max_examples=60, deadline=None)
+@given(worlds(), st.integers(0, 2**32 - 1))
+def test_a_screen_kept_across_steps_changes_nothing(world, seed):
+    """Rounds over 16 steps of no, small and large price moves: a Screen kept across them (skipping accounts it
+    proves safe, visiting only its watch list between renewals, reusing its last list when nothing changed) gives the
+    results of the unscreened NumPy reference, and the solvency screen the bad debt of a full check."""
+    from firesale.protocols.lending import Screen
+    from firesale.protocols.solvency import underwater_usd, underwater_usd_numpy
+
+    coll, debt, oracle, market, params, args = world
+    rng = np.random.default_rng(seed)
+    n_paths, n_acc, n_res = coll.shape
+    # Health factors packed just above 1, where the screen's bound decides which accounts it skips.
+    hf = health_factor(coll, debt, oracle, params.liquidation_threshold)
+    ok = np.isfinite(hf) & (hf > 0)
+    debt = debt * np.where(ok, hf / rng.uniform(0.995, 1.03, hf.shape), 1.0)[:, :, None]
+    c0, d0, c1, d1 = coll.copy(), debt.copy(), coll.copy(), debt.copy()
+    hf_screen, solvency_screen = Screen.empty(n_paths, n_acc, n_res), Screen.empty(n_paths, n_acc, n_res)
+    for _ in range(16):
+        # Mostly moves inside the screen's 1 % refresh band (the watch list answers), sometimes beyond it.
+        # (0: an oracle that did not update, so the screen's last list of accounts below 1 stands)
+        move = rng.choice([0.0, 0.002, 0.009, 0.05])
+        oracle = oracle * rng.uniform(1 - move, 1 + move / 4, oracle.shape)  # drifting down: accounts cross 1
+        market = oracle * rng.uniform(0.97, 1.03, oracle.shape)
+        a0 = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+        a1 = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
+        o0 = liquidation_round_numpy(c0, d0, oracle, market, params, a0["active"], a0["slots"], a0["capital"],
+                                     a0["gas_usd"], a0["min_profit"], SIZES, a0["proceeds"])  # fmt: skip
+        o1 = liquidation_round_numba(c1, d1, oracle, market, params, a1["active"], a1["slots"], a1["capital"],
+                                     a1["gas_usd"], a1["min_profit"], SIZES, a1["proceeds"], hf_screen)  # fmt: skip
+        np.testing.assert_array_equal(c0, c1)
+        np.testing.assert_array_equal(d0, d1)
+        np.testing.assert_array_equal(o0.n_candidates, o1.n_candidates)
+        np.testing.assert_array_equal(o0.repaid, o1.repaid)
+        solvency_screen.dirty |= o1.n_liquidations > 0
+        screened = underwater_usd(c1, d1, market, solvency_screen)
+        np.testing.assert_array_equal(screened, underwater_usd(c1, d1, market))  # a full check, same order
+        np.testing.assert_allclose(screened, underwater_usd_numpy(c1, d1, market), rtol=1e-12, atol=1e-9)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_needed_usd_kernel_is_the_reference_sum(seed):
+    """The fused kernel's bound on what one path's candidates could sell equals np.add.at's, float for float."""
+    from firesale.protocols.lending import _needed_usd, _needed_usd_kernel
+
+    rng = np.random.default_rng(seed)
+    n_paths, n_acc, n_res = rng.integers(1, 9), rng.integers(1, 30), rng.integers(1, 5)
+    coll = rng.lognormal(0, 2, (n_paths, n_acc, n_res)) * (rng.uniform(size=(n_paths, n_acc, n_res)) < 0.6)
+    market = rng.lognormal(0, 1, (n_paths, n_res))
+    below = np.zeros((n_paths, n_acc), dtype=np.int32)
+    n_below = np.zeros(n_paths, dtype=np.int64)
+    rows, accounts = [], []
+    for p in range(n_paths):  # candidates in account order, as the candidates kernel leaves them
+        chosen = np.flatnonzero(rng.uniform(size=n_acc) < 0.5)
+        below[p, : chosen.size], n_below[p] = chosen, chosen.size
+        rows += [p] * chosen.size
+        accounts += list(chosen)
+    expected = _needed_usd(coll, market, np.array(rows, dtype=np.int64), np.array(accounts, dtype=np.int64))
+    np.testing.assert_array_equal(_needed_usd_kernel(coll, market, n_below, below), expected)

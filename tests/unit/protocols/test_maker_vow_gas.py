@@ -265,3 +265,83 @@ def test_flash_loan_keepers_price_dai_at_the_market_not_the_psm() -> None:
         assert (f.sell[0, 0] == pytest.approx(10.0)) if taken else (f.sell[0, 0] == 0.0 and s["a_live"].any())
         if taken:
             assert f.minted[0, 1] == pytest.approx(600.0) and f.buy[0, 1] == pytest.approx(0.0, abs=1e-9)
+
+
+def test_a_latency_shorter_than_the_step_bids_in_the_kicks_step() -> None:
+    """Ten-minute steps (0, 600, 1200 s; market 10, 10, 40 gwei), gas_strategy 'node', keepers and the zero bidder
+    60 s after the kick. t = 0 sets the clock (first step: no step length known yet, nothing unsafe at $200).
+    t = 600 ($140): the bite goes at the node's 10 gwei >= 10 and is mined. The keepers see it 60 s later, inside the
+    same 600 s step, so they bid in that step at the same 10 gwei, which is mined: tab, 5,650 DAI; the zero bidder
+    finds the auction bid. Had the bid waited for the next step (t = 1,200) it would go at 10 < 40 and not be mined,
+    and the zero bid would win: that is what a latency of a whole step (600 s) gives."""
+    m = flip_model(latency=60, zero_bidder=True, zero_bidder_latency=60, gas_strategy="node")
+    s = m.init_state(1)
+    m.round(s, inputs(0, 200.0, gas_gwei=10))
+    f = m.round(s, inputs(600, 140.0, gas_gwei=10))
+    assert s["n_kicks"][0] == 1 and f.n_actions[0] == 2  # bite + the keepers' tend
+    assert s["a_guy"][0, 0, 0] == 2 and s["a_bid"][0, 0, 0] == pytest.approx(5650.0)
+    assert s["a_tic"][0, 0, 0] == 1200.0
+
+    m = flip_model(latency=600, zero_bidder=True, zero_bidder_latency=600, gas_strategy="node")
+    s = m.init_state(1)
+    m.round(s, inputs(0, 200.0, gas_gwei=10))
+    m.round(s, inputs(600, 140.0, gas_gwei=10))
+    assert s["n_kicks"][0] == 1 and s["a_guy"][0, 0, 0] == 0  # nobody has seen it yet
+    m.round(s, inputs(1200, 140.0, gas_gwei=40))
+    assert s["a_guy"][0, 0, 0] == 1 and s["a_bid"][0, 0, 0] == 0.0  # keepers' 10 gwei < 40: only the zero bid
+    assert s["a_gas"][0, 0, 0] == 10.0
+
+
+def two_vault_flip(**keepers: object) -> MakerModel:
+    """Two vaults of 50 ETH and 5,000 DAI each: at $140 both are unsafe, each auction lot 50, due 5,000, tab 5,650."""
+    spec = MakerSpec.model_validate({
+        "name": "mcd", "type": "maker",
+        "ilks": {ILK: {"collateral": "ETH", "oracle": "osm", "mat": 1.5, "line": 1e9, "chop": 1.13,
+                       "flip": {"lump": 50, "beg": 1.03, "ttl": 600, "tau": 21600}}},
+        "vaults": [{"ilk": ILK, "ink": 50, "art": 5000}, {"ilk": ILK, "ink": 50, "art": 5000}],
+        "keepers": keepers,
+    })  # fmt: skip
+    return MakerModel.build(spec, None)
+
+
+def test_keepers_dai_stock_is_spent_across_steps_and_not_refilled() -> None:
+    """keepers.dai_stock = 6,000 DAI, latency 0. t = 60 ($140): both vaults are bitten (stock > 0) and keepers bid
+    on both in slot order with what they have: slot 0 the tab, 5,650 (venues pay 0.99 * 50 * 140 = 6,930 > tab);
+    slot 1 the 350 DAI left (a first bid needs only to be above 0). Stock 0. t = 661 both are dealt (keepers won
+    the ETH, not DAI: the stock stays 0); the auction won for 350 ends 4,650 short of its due.
+    Without a stock the same steps raise 2 x 5,650."""
+    m = two_vault_flip(dai_stock=6000.0)
+    s = m.init_state(1)
+    m.round(s, inputs(0, 200.0))
+    m.round(s, inputs(60, 140.0))
+    assert s["n_kicks"][0] == 2
+    assert sorted(s["a_bid"][0, 0, :2]) == pytest.approx([350.0, 5650.0])
+    assert s["dai_left"][0] == pytest.approx(0.0)
+    m.round(s, inputs(661, 140.0))
+    assert s["n_deals"][0] == 2 and s["dai_left"][0] == pytest.approx(0.0)
+    assert s["shortfall"][0, 0] == pytest.approx(5000.0 - 350.0)
+
+    m = two_vault_flip()
+    s = m.init_state(1)
+    for t, p in ((0, 200.0), (60, 140.0), (661, 140.0)):
+        m.round(s, inputs(t, p))
+    assert s["shortfall"][0, 0] == 0.0 and np.isinf(s["dai_left"][0])
+
+
+def test_keepers_without_dai_do_not_bite_but_a_zero_bidder_does() -> None:
+    """auction-keeper @db35435 check_cdps skips a bite 'because there is no Dai to bid': with a stock of 0 and no
+    zero bidder the unsafe vault is never bitten (counted unserved). A zero bidder needs no DAI and Cat.bite is open
+    to anyone: it bites, bids 0 (keepers have nothing to bid with) and wins the lot at the deal (t = 661)."""
+    m = flip_model(dai_stock=0.0)
+    s = m.init_state(1)
+    m.round(s, inputs(0, 200.0))
+    f = m.round(s, inputs(60, 140.0))
+    assert s["n_kicks"][0] == 0 and f.n_unserved[0] == 1
+
+    m = flip_model(dai_stock=0.0, zero_bidder=True)
+    s = m.init_state(1)
+    m.round(s, inputs(0, 200.0))
+    m.round(s, inputs(60, 140.0))
+    assert s["n_kicks"][0] == 1 and s["a_guy"][0, 0, 0] == 1 and s["a_bid"][0, 0, 0] == 0.0
+    m.round(s, inputs(661, 140.0))
+    assert s["n_zero"][0] == 1 and s["shortfall"][0, 0] == pytest.approx(5000.0)

@@ -9,10 +9,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 from pydantic import ValidationError
+from scipy.optimize import brentq
 
 from firesale.exceptions import ScenarioError
 from firesale.mechanics import terra as exact
-from firesale.protocols.base import LiquidatorCapacity, RoundInputs
+from firesale.protocols.base import LiquidatorCapacity, RoundInputs, SaleQuotes
 from firesale.protocols.terra_market import TerraMarket, TerraMarketSpec
 from firesale.testing import check_protocol_model, flat_quotes
 
@@ -196,3 +197,25 @@ def test_mint_spread_equals_the_exact_module_with_a_moved_pool():
         round(luna_in * 1e6), "uluna", "uusd", rates, exact.dec(30_000) * 10**6, p
     )
     assert luna_in > 0 and s_exact / exact.PRECISION == pytest.approx(spread_model, rel=1e-6)
+
+
+def test_burn_arbitrage_prices_the_ust_it_buys():
+    # As test_burn_arbitrage_by_hand (UST 0.90, q = 1, B = 1e6, delta 0, LUNA sold at par), but the UST is bought on
+    # a book whose marginal cost rises: buying market value w costs C(w) = w + w^2 / (2 D), D = 1e6 USD. Profit of
+    # a message of o UST: o B / (B + o) - C(0.9 o); its derivative is zero where B^2 / (B + o)^2 = 0.9 (1 + 0.9 o / D),
+    # solved by bisection: o* = 36,978.24 (against 54,092.55 when the UST is bought at its market price).
+    d = 1e6
+    o_star = brentq(lambda o: B * B / (B + o) ** 2 - 0.9 * (1 + 0.9 * o / d), 0.0, B)
+    assert o_star == pytest.approx(36_978.24, abs=0.01)
+    inputs = _inputs(0.90, 80.0)
+    sizes = np.linspace(0.0, 2e5, 20_001)  # $10 apart: the quotes' linear interpolation is exact to 1e-5
+    proceeds = np.broadcast_to(sizes, (1, 2, sizes.size)).copy()  # LUNA (and UST) sold at par
+    costs = np.broadcast_to(sizes + sizes**2 / (2 * d), (1, 2, sizes.size)).copy()
+    inputs.quotes = SaleQuotes(sizes, lambda paths, need: proceeds, lambda paths, need: costs)
+    m = _model()
+    f = m.round(m.init_state(1), inputs)
+    # The model's grid search (48 points on [0, 1.5 x 54,092.55], refined once to 1/48 of that step) finds it to
+    # within one fine step, 35 UST; the purchase is booked at its quoted cost.
+    assert f.burned[0, 0] == pytest.approx(o_star, abs=40.0)
+    o = f.burned[0, 0]
+    assert f.spent_usd[0] == pytest.approx(0.9 * o + (0.9 * o) ** 2 / (2 * d), rel=1e-3)

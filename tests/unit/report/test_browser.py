@@ -61,7 +61,7 @@ sync_api = pytest.importorskip(
 
 NEW_CHARTS = {
     "worst-paths", "worst-prices", "liquidation-curve-asset", "bad-debt-asset", "slippage-at-size", "oracle-lag",
-    "sensitivities",
+    "sensitivities", "utilisation-0", "borrowing-power", "compare-borrowing-power",
 }  # fmt: skip
 
 
@@ -83,11 +83,16 @@ def test_report_renders_in_chromium(make_run, tmp_path):
     run = make_run(name=EVIL_NAME, protocol=EVIL_PROTOCOL)
     metrics = run.metrics.copy()
     metrics[f"bad_debt_usd_{EVIL_PROTOCOL}_USDC"] = metrics[f"bad_debt_usd_{EVIL_PROTOCOL}"]
+    # Borrowing on (firesale.report._borrowing): new debt drawn and refused, and the USDC pool's utilisation.
+    metrics[f"{EVIL_PROTOCOL}.borrowed_usd"] = 10.0 * np.arange(len(metrics))
+    metrics[f"{EVIL_PROTOCOL}.borrow_refused_usd"] = np.where(np.arange(len(metrics)) % 2 == 0, 5.0, 0.0)
     # Oracle answers recorded: the ETH feed stuck at its start for an hour, then the market.
     paths = dict(run.paths)
     paths["oracle_eth-usd"] = np.where(np.arange(25)[None, :] < 12, 2000.0, paths["price_WETH"]).astype(
         np.float32
     )
+    paths[f"{EVIL_PROTOCOL}.utilisation_USDC"] = (0.5 + 0.004 * np.arange(25)[None, :] * np.linspace(
+        0.5, 1.0, len(metrics))[:, None]).astype(np.float32)  # fmt: skip
     run = dataclasses.replace(run, metrics=metrics, paths=paths)
     sens = _sensitivities(run)
     report = write_report(run, tmp_path / "report.html", compare=run, sensitivities=sens)

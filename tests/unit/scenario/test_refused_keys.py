@@ -36,7 +36,8 @@ def test_unknown_recorded_series_is_refused_with_a_suggestion():
     )
     assert _problems(text) == [
         "simulation.record: unknown series 'bad_dept' (did you mean 'bad_debt'?); recordable: price, bad_debt, "
-        "liquidated, rounds, flags, oracle, depth, got ['price', 'bad_dept']"
+        "liquidated, rounds, flags, oracle, depth, slippage, staleness, oracle_deviation, unserved, coverage, got "
+        "['price', 'bad_dept']"
     ]
 
 
@@ -59,12 +60,17 @@ def test_asset_decimals_are_refused():
 
 def test_caps_are_refused_one_line_each():
     text = _swap('oracle = "usdc-usd"\n', 'oracle = "usdc-usd"\nsupply_cap = 1e9\nborrow_cap = 5e8\n')
-    rule = "has no effect: the simulation has no new borrowing flows, so a cap never binds; remove it"
-    assert _problems(text) == [f"protocols.lender.reserves.USDC.borrow_cap: {rule}, got 500000000.0"]
-    # A supply cap binds only on borrowers' top-ups ([agents.borrowers]); without them it is refused too, once the
-    # schema passes (the check needs the whole scenario).
-    (line,) = _problems(_swap('oracle = "usdc-usd"\n', 'oracle = "usdc-usd"\nsupply_cap = 1e9\n'))
-    assert line.startswith("protocols.lender.reserves.USDC.supply_cap:") and line.endswith("got 1000000000.0")
+    # A supply cap binds only on borrowers' top-ups and a borrow cap only on their new borrows ([agents.borrowers]);
+    # without them both are refused, once the schema passes (the check needs the whole scenario).
+    supply, borrow = _problems(text)
+    assert supply.startswith("protocols.lender.reserves.USDC.supply_cap:") and supply.endswith(
+        "got 1000000000.0"
+    )
+    assert borrow == (
+        "protocols.lender.reserves.USDC.borrow_cap: has no effect: only new borrows ([agents.borrowers] with "
+        "borrow_above_health_factor on lender) are checked against it, so without them a cap never binds; remove "
+        "it, got 500000000.0"
+    )
 
 
 @pytest.mark.parametrize(
