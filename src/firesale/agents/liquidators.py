@@ -86,7 +86,7 @@ class Liquidators:
             min_profit_usd=self.spec.min_profit_usd,
             gas_gwei=np.asarray(self.gas_gwei[:, t], dtype=float),
         )
-        if getattr(self.spec, "searchers", None) is None:
+        if self.spec.searchers is None:
             return cap
         from firesale.agents.searchers import contest
 
@@ -95,7 +95,7 @@ class Liquidators:
     def metrics(self, metrics: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Per-path figures of the liquidators beyond the accounting's: with ``[agents.searchers]``, the priority
         fees the contests paid and ``liquidator_profit_usd`` net of them; none otherwise."""
-        if getattr(self.spec, "searchers", None) is None:
+        if self.spec.searchers is None:
             return {}
         from firesale.agents.searchers import priority_fees
 

@@ -69,7 +69,7 @@ def available_borrows(
     return np.maximum(power - (debt * prices[None, :]).sum(axis=1), 0.0)
 
 
-def _ltv(proto: Any, emode: np.ndarray) -> np.ndarray:
+def ltv_matrix(proto: Any, emode: np.ndarray) -> np.ndarray:
     """Per account and reserve: the reserve's ltv, the e-mode category's on the category's collateral."""
     names = list(proto.reserves)
     ltv = np.tile([float(proto.reserves[n].ltv) for n in names], (len(emode), 1))
@@ -107,7 +107,7 @@ def borrowing_power(scenario: Any) -> pd.DataFrame:
             continue
         names = list(reserves)
         p = np.array([price[n] for n in names])
-        ltv = _ltv(proto, pos.emode)
+        ltv = ltv_matrix(proto, pos.emode)
         contrib = pos.collateral * p[None, :] * ltv  # (account, reserve): power each collateral gives
         power = contrib.sum(axis=1)
         avail = available_borrows(pos.collateral, pos.debt, p, ltv)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from firesale.analysis.borrowing_power import ltv_matrix
 from firesale.engine._blueprint import Blueprint
 from firesale.exceptions import ParameterError
 from firesale.protocols.lending import health_factor
@@ -118,14 +119,9 @@ def _borrowing_power(spec, scenario: Scenario, proto, prices: np.ndarray) -> tup
     if spec is None or not hasattr(spec, "reserves") or proto.params.weight is not None:
         return np.full(n, np.nan), label  # cohorts merge accounts: no per-account e-mode to apply
     emode = scenario.positions[proto.name].emode
-    names = list(spec.reserves)
-    ltv = np.tile([spec.reserves[a].ltv for a in names], (n, 1))
     for cid, cat in spec.emode.items():
-        rows = emode == cid
-        label[rows] = cat.label or f"e-mode {cid}"
-        for a in cat.collateral:
-            ltv[rows, names.index(a)] = cat.ltv
-    return (proto.collateral0 * prices * ltv).sum(axis=1), label
+        label[emode == cid] = cat.label or f"e-mode {cid}"
+    return (proto.collateral0 * prices * ltv_matrix(spec, emode)).sum(axis=1), label
 
 
 def liquidation_curve(scenario: Scenario, drops: Sequence[float] | None = None) -> pd.DataFrame:

@@ -226,19 +226,8 @@ class World:
                                            needed_usd)  # fmt: skip
 
         def costs(paths: np.ndarray, needed_usd: np.ndarray) -> np.ndarray:
-            """What buying each asset would cost, routed as Flows.buy is below, on copies of the venues."""
-            out = np.zeros((self.n_paths, len(plan.assets), SALE_SIZES_USD.size))
-            asked = np.zeros(self.n_paths, dtype=bool)
-            asked[paths] = True
-            for r, a in enumerate(plan.assets):
-                if not needed_usd[r] > 0:
-                    continue
-                price = np.where(asked & (market[:, a] > 0), market[:, a], np.inf)  # inf: buys nothing
-                trial = self.venues.copy_state()
-                for s in range(1, SALE_SIZES_USD.size):
-                    step = (SALE_SIZES_USD[s] - SALE_SIZES_USD[s - 1]) / price
-                    out[:, r, s] = out[:, r, s - 1] + trial.buy(int(a), step, venues[r], market, self.exo_now)
-            return out
+            return self.venues.cost_curves(plan.assets, venues, market, self.exo_now, SALE_SIZES_USD, paths,
+                                           needed_usd)  # fmt: skip
 
         oracle = mkt.copy()
         for r, k in enumerate(plan.oracles):

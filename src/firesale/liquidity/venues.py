@@ -229,6 +229,35 @@ class VenueSet:
         factor = book.trade(self.book_v[k], self.book_perm[k], -amount * exo[:, asset], self.book_depth(k))
         return amount * exo[:, asset] * factor
 
+    def cost_curves(
+        self,
+        assets: np.ndarray,
+        venues: list[list[int]],
+        market: np.ndarray,
+        exo: np.ndarray,
+        sizes_usd: np.ndarray,
+        paths: np.ndarray,
+        needed_usd: np.ndarray,
+    ) -> np.ndarray:
+        """Cost (USD) of buying cumulative ``sizes_usd`` (at market) of each asset, on copies of the venues.
+
+        The purchase side of :meth:`sale_curves`: shape (n_paths, len(assets), len(sizes_usd)), routed as
+        :meth:`buy` routes a protocol's purchases, filled on ``paths`` (the others buy nothing) and for the assets
+        whose ``needed_usd`` is positive.
+        """
+        out = np.zeros((self.n_paths, len(assets), len(sizes_usd)))
+        asked = np.zeros(self.n_paths, dtype=bool)
+        asked[paths] = True
+        for r, a in enumerate(assets):
+            if not needed_usd[r] > 0:
+                continue
+            price = np.where(asked & (market[:, a] > 0), market[:, a], np.inf)  # inf: buys nothing
+            trial = self.copy_state()
+            for s in range(1, len(sizes_usd)):
+                step = (sizes_usd[s] - sizes_usd[s - 1]) / price
+                out[:, r, s] = out[:, r, s - 1] + trial.buy(int(a), step, venues[r], market, exo)
+        return out
+
     def sale_curves(
         self,
         assets: np.ndarray,
