@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 
 import firesale
-from firesale.engine.simulate import estimate_memory, recorded_variables
+from firesale.engine.recorder import recorded_variables
+from firesale.engine.simulate import estimate_memory
 from firesale.exceptions import ScenarioError
 from firesale.monitor import ClassifierConfig, classify, path_indicators
 from firesale.monitor._run_states import run_states

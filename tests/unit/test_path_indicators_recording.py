@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 
 import firesale
-from firesale.engine.simulate import SLIPPAGE_SIZES_USD, estimate_memory, recorded_variables
+from firesale.engine.recorder import SLIPPAGE_SIZES_USD, recorded_variables
+from firesale.engine.simulate import estimate_memory
 from firesale.exceptions import ScenarioError
 from firesale.monitor import ClassifierConfig, classify, path_indicators
 from firesale.scenario import parse_scenario

@@ -9,6 +9,8 @@
 - :mod:`~firesale.agents.borrowers`: borrowers who top up or repay as their health factor nears 1 (off by default);
 - :mod:`~firesale.agents.lenders`: lenders who run on a pool as liquidity dries up and losses appear (off by
   default). Both act through the protocol contract (``borrowers_respond``, ``lenders_withdraw``).
+- :mod:`~firesale.agents.holders`: holders of a token outside every protocol (a stablecoin, an LST, a protocol
+  token) who sell it through the venues on a global-games cutoff as its discount grows (off by default).
 - :mod:`~firesale.agents.searchers`: searchers who contest each liquidation in a priority gas auction (off by
   default), through the liquidators' capacity (gas per liquidation, block space) and their profit.
 
@@ -25,6 +27,7 @@ if TYPE_CHECKING:
     from firesale.agents.arbitrageurs import Arbitrageurs
     from firesale.agents.attackers import Attackers
     from firesale.agents.borrowers import Borrowers
+    from firesale.agents.holders import Holders
     from firesale.agents.lenders import Lenders
     from firesale.agents.liquidators import Liquidators, gas_price_path
     from firesale.agents.providers import LiquidityProviders
@@ -33,6 +36,7 @@ __all__ = [
     "Arbitrageurs",
     "Attackers",
     "Borrowers",
+    "Holders",
     "Lenders",
     "Liquidators",
     "LiquidityProviders",
@@ -44,6 +48,7 @@ _LAZY = {
     "Arbitrageurs": "firesale.agents.arbitrageurs",
     "Attackers": "firesale.agents.attackers",
     "Borrowers": "firesale.agents.borrowers",
+    "Holders": "firesale.agents.holders",
     "Lenders": "firesale.agents.lenders",
     "Liquidators": "firesale.agents.liquidators",
     "LiquidityProviders": "firesale.agents.providers",

@@ -60,7 +60,7 @@ class Arbitrageurs:
         books = [b for b in (venues.book_of_asset.get(a_i), venues.book_of_asset.get(a_j)) if b is not None]
         target = market[:, a_i] / market[:, a_j]
         if books:
-            target = self._balanced_target(venues, k, pool, i, j, target, budget, exo)
+            target = self._balanced_target(venues, k, pool, i, j, target, budget, exo, market)
         d_i, d_j = pool.arbitrage(venues.states[k], i, j, target, budget / market[:, a_j])
         # The input the arbitrageur paid into the pool, at market, comes out of this venue's budget.
         spent = np.where(d_i > 0, d_i * market[:, a_i], 0.0) + np.where(d_j > 0, d_j * market[:, a_j], 0.0)
@@ -68,10 +68,10 @@ class Arbitrageurs:
         _offchain(venues, a_i, -d_i, market, exo)
         _offchain(venues, a_j, -d_j, market, exo)
 
-    def _balanced_target(self, venues, k, pool, i, j, target, budget, exo):  # type: ignore[no-untyped-def]
-        """The pool target at which the pool and the market meet after the arbitrage's off-chain legs."""
+    def _balanced_target(self, venues, k, pool, i, j, target, budget, exo, market):  # type: ignore[no-untyped-def]
+        """The pool target at which the pool and the market meet after the arbitrage's off-chain legs (``market``:
+        the venues' market prices now, as :meth:`_pair` read them)."""
         coins = venues.coins[k]
-        market = venues.market_prices(exo)
         spot = pool.price(venues.states[k], i, j)
         # Only paths outside the pool's fee band trade at all.
         live = (np.abs(np.log(spot / target)) > -np.log1p(-fee_fraction(pool))) & (budget > 0)
@@ -83,17 +83,17 @@ class Arbitrageurs:
 
         def market_after(paths: np.ndarray, log_target: np.ndarray) -> np.ndarray:
             """Log price of coin i in j after trading the pool to ``log_target`` and the legs off-chain."""
-            trial = VenueState({n: v[paths].copy() for n, v in state.arrays.items()})
+            trial = VenueState({n: v[paths] for n, v in state.arrays.items()})  # fancy indexing copies
             d_i, d_j = pool.arbitrage(
                 trial, i, j, np.exp(log_target), budget[paths] / market[paths, coins[j]]
             )
-            after = market[paths][:, [coins[i], coins[j]]].copy()
+            after = market[paths][:, [coins[i], coins[j]]]
             for col, (a, d) in enumerate(((coins[i], d_i), (coins[j], d_j))):
                 b = books.get(a)
                 if b is None:
                     continue
                 book = venues.venues[b][1]
-                v, perm = venues.book_v[b][paths].copy(), venues.book_perm[b][paths].copy()
+                v, perm = venues.book_v[b][paths], venues.book_perm[b][paths]
                 depth = venues.book_depth(b)[paths]
                 book.trade(v, perm, -d * market[paths, a], depth)
                 after[:, col] = exo[paths, a] * np.exp(-book.log_impact(v, perm, depth))

@@ -167,6 +167,7 @@ class BorrowerRule:
             spec.borrow_target_health_factor,
         )
         self.loop = spec.loop
+        self.swap = None  # a loop's purchase through the venues (LoopSwap), set for the call by Borrowers.act
 
     def responds(self, paths: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """Whether account ``rows[i]`` on path ``paths[i]`` responds this step (bool array)."""
@@ -210,7 +211,77 @@ class Borrowers:
             for r, k in enumerate(plan.oracles):
                 if k >= 0:
                     oracle[:, r] = world.oracles.reported(k, time)
+            if rule.loop:  # a loop's purchase goes through the venues: its own flow, it moves their prices
+                rule.swap = LoopSwap(world, pi, market)
             plan.model.borrowers_respond(state, oracle, mkt, rule)
+            rule.swap = None
+
+
+class LoopSwap:
+    """A loop's purchase for one model and step: ``swap(r, c, amount)`` spends ``amount`` (n_paths,) tokens of the
+    model's asset ``r`` (the borrowed stablecoin) on its asset ``c`` (the collateral) through the venues where
+    ``c`` is sold, and returns the ``c`` tokens received per path.
+
+    Routed as the engine routes a sale (:meth:`firesale.liquidity.venues.VenueSet.sell`): in
+    :data:`~firesale.liquidity.venues.SALE_SLICES` slices, each to the venue where ``c`` costs least at that moment:
+    a pool that trades ``r`` against ``c`` (an exact-input swap of ``r``: the pool's own curve, fee included; the
+    marginal cost is the pool's price of ``c`` in ``r`` over ``1 - fee``) or ``c``'s order book (the USD value of
+    the ``r`` spent buys at the book's impacted price, the impact charged on that notional, as
+    :meth:`~firesale.liquidity.venues.VenueSet.buy` charges it). A pool holding ``c`` against another coin is not
+    used (ASSUMPTION: one hop, as a flash-loan loop's aggregator route is not modelled). With no such venue, or with
+    this protocol's flows absorbed outside the venues (a counterfactual for another protocol with the venue channel
+    cut, as ``World._round`` absorbs its sales; or a replay's baseline pass), the purchase is at market and moves
+    nothing. ``market`` (n_paths, n_assets) is the step's market before the loops;
+    market prices of books move with their impact (read again by the cascade), pools' prices by the swap.
+    """
+
+    def __init__(self, world, pi: int, market: np.ndarray) -> None:  # type: ignore[no-untyped-def]
+        from firesale.liquidity.venues import SALE_SLICES, fee_fraction
+
+        self.world, self.plan, self.market = world, world.bp.plans[pi], market
+        self.slices, self._fee = SALE_SLICES, fee_fraction
+        self.routed = not world.absorb_sales and (
+            world.focus is None or pi == world.focus or "venues" in world.channels
+        )
+
+    def __call__(self, r: int, c: int, amount: np.ndarray) -> np.ndarray:
+        vs, market = self.world.venues, self.market
+        ar, ac = int(self.plan.assets[r]), int(self.plan.assets[c])
+        at_market = amount * np.divide(market[:, ar], market[:, ac], out=np.zeros(amount.shape),
+                                       where=market[:, ac] > 0)  # fmt: skip
+        ks = [k for k in (self.plan.venues[c] if self.routed else [])
+              if (vs.is_pool(k) and ar in vs.coins[k] and ac in vs.coins[k]) or (not vs.is_pool(k))]  # fmt: skip
+        if not ks or not amount.any():
+            return at_market
+        received = np.zeros(amount.shape)
+        chunk = amount / self.slices
+        for _ in range(self.slices):
+            cost = np.stack([self._cost(k, ar, ac) for k in ks], axis=1)  # USD per c token, now
+            best = np.argmin(cost, axis=1)
+            for n, k in enumerate(ks):
+                amt = np.where(best == n, chunk, 0.0)
+                if amt.any():
+                    received += self._fill(k, ar, ac, amt)
+        return received
+
+    def _cost(self, k: int, ar: int, ac: int) -> np.ndarray:
+        vs = self.world.venues
+        kind, venue = vs.venues[k]
+        if kind == "book":
+            return vs.quote(k, ac, self.market, self.world.exo_now)
+        i, j = vs.coins[k].index(ac), vs.coins[k].index(ar)
+        fee = venue.fee_bps_now(vs.states[k]) / 1e4 if hasattr(venue, "fee_bps_now") else self._fee(venue)
+        return venue.price(vs.states[k], i, j) * self.market[:, ar] / (1.0 - fee)
+
+    def _fill(self, k: int, ar: int, ac: int, amt: np.ndarray) -> np.ndarray:
+        vs = self.world.venues
+        kind, venue = vs.venues[k]
+        if kind == "book":
+            usd = amt * self.market[:, ar]
+            factor = venue.trade(vs.book_v[k], vs.book_perm[k], -usd, vs.book_depth(k))
+            exo = self.world.exo_now[:, ac]
+            return np.divide(usd, exo * factor, out=np.zeros(amt.shape), where=exo * factor > 0)
+        return venue.swap(vs.states[k], vs.coins[k].index(ar), vs.coins[k].index(ac), amt)
 
 
 def check_borrowers(scenario) -> list[str]:  # type: ignore[no-untyped-def]
@@ -241,10 +312,16 @@ def check_borrowers(scenario) -> list[str]:  # type: ignore[no-untyped-def]
             where = f"{source}: protocols.{p.name}.reserves.{name}.supply_cap"
             on = b is not None and (b.protocols is None or p.name in b.protocols)
             tops = on and (b.action == "top_up" or (b.loop and borrows_on(scenario, p.name)))
+            lend = (
+                spec.agents.lenders
+            )  # lenders who supply for the rate (firesale.agents.lenders) are new supply too
+            tops = tops or (lend is not None and lend.supply_elasticity is not None
+                            and (lend.protocols is None or p.name in lend.protocols))  # fmt: skip
             if not tops:
                 out.append(f"{where}: has no effect: only borrowers' top-ups ([agents.borrowers] with action = "
-                           f"'top_up' on {p.name}) and loops (loop = true) are new supply, so without them a cap "
-                           f"never binds; remove it, got {r.supply_cap!r}")  # fmt: skip
+                           f"'top_up' on {p.name}), loops (loop = true) and lenders who supply for the rate "
+                           f"([agents.lenders] supply_elasticity) are new supply, so without them a cap never binds; "
+                           f"remove it, got {r.supply_cap!r}")  # fmt: skip
             elif r.total_supply is None:
                 out.append(f"{where}: needs protocols.{p.name}.reserves.{name}.total_supply (the supply the cap is "
                            f"compared with), got {r.supply_cap!r}")  # fmt: skip

@@ -18,6 +18,18 @@ Sources, abbreviated in the ``source`` columns:
   ``sum(collateral_usd * reserve LT) / debt`` without e-mode, and 139, 79, 118, 212 and 140 borrowers have an
   implied average LT equal, to three decimals, to 0.83, 0.81, 0.80, 0.78 and 0.75.
 * ``placeholder``: not found in the sources searched; a documented value of a sibling asset is used and flagged.
+
+Debt ceilings (Aave v3 isolation mode, :mod:`firesale.protocols.isolation`): none of the seven reserves is an
+isolated asset on 2025-12-02, so ``debt_ceiling`` is 0 for all. USDe's ceiling went from $103,680,000 to 0 in AIP-diff
+RemoveUSDeDebtCeilingAndIntroduceUSDeStablecoinsEMode 2025-05-05; sUSDe's (booked as USDe here) from $40,000,000 to
+0 in AIP-diff OnboardAndEnableSUSDeLiquidEModeOnAaveV3MainnetAndLidoInstances 2024-11-08 (it was listed with it,
+AIP-diff OnboardSUSDeToAaveV3OnEthereum 2024-06-21). Of the mapped long tail, rsETH (AIP-diff
+OnboardRsETHToAaveV3Ethereum 2024-11-04), LBTC (EnableLBTCWBTCLiquidEModeOnAavev3CoreInstance 2024-12-23) and eBTC
+(OnboardEBTCAndAddEBTCWBTCEMode 2025-03-24) were listed without one; cbBTC and osETH were not checked. Among the Ethereum Core diffs of bgd-labs/aave-proposals-v3 (snapshot
+ff6a99c, 2026-02-20) the only non-zero ceilings in force at the snapshot date are on assets outside the universe
+(XAUt $25,000,000 from XAUtCapAdjustment 2025-12-01, SNX $1 from DeprecationOfLongTailAssets 2025-07-15); WETH,
+wstETH, weETH, WBTC, USDC and USDT have no ceiling change in them (ASSUMPTION: listed without one, their listing
+diffs predate that repository).
 """
 
 from __future__ import annotations
@@ -26,14 +38,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-__all__ = ["EModeCategory", "ReserveParams", "aave_v3_market_parameters"]
+__all__ = ["EModeCategory", "RateStrategy", "ReserveParams", "aave_v3_market_parameters"]
 
 
 @dataclass(frozen=True)
 class ReserveParams:
     """Risk parameters of one reserve (fractions, not basis points).
 
-    ``liquidation_bonus`` is the bonus above 1 (0.05 for the contract's 10500).
+    ``liquidation_bonus`` is the bonus above 1 (0.05 for the contract's 10500). ``debt_ceiling`` is the isolation
+    mode debt ceiling in dollars (0: not an isolated asset; sources in the module docstring).
     """
 
     asset: str
@@ -46,6 +59,7 @@ class ReserveParams:
     supply_cap: float
     borrow_cap: float
     source: str
+    debt_ceiling: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -218,6 +232,32 @@ EMODES: tuple[EModeCategory, ...] = (
 )
 
 
+@dataclass(frozen=True)
+class RateStrategy:
+    """A reserve's interest-rate curve (DefaultReserveInterestRateStrategyV2 ``InterestRateData``), fractions per
+    year: the reserve keys ``optimal_usage_ratio``, ``base_variable_borrow_rate``, ``variable_rate_slope1``,
+    ``variable_rate_slope2`` (firesale.mechanics.aave_rates, firesale.agents.lenders)."""
+
+    asset: str
+    optimal_usage_ratio: float
+    base_variable_borrow_rate: float
+    variable_rate_slope1: float
+    variable_rate_slope2: float
+    source: str
+
+
+#: Rate curves found for the universe. Only WETH and wstETH: the 2025-07-21 AIP diff states both curves in full
+#: (its interestRate chart links carry all four parameters; WETH's maxVariableBorrowRate 42.7 %, wstETH's 41 %).
+#: Later 2025 changes were not searched; WBTC, weETH, USDC, USDT and USDe curves were not found.
+RATE_STRATEGIES: tuple[RateStrategy, ...] = (
+    RateStrategy("WETH", 0.92, 0.0, 0.027, 0.40,
+                 "AIP-diff InterestRateUpdateWETHAndWstETHEthereum 2025-07-21 ('value after'; optimal 94 % -> 92 %)"),
+    RateStrategy("wstETH", 0.80, 0.0, 0.01, 0.40,
+                 "AIP-diff InterestRateUpdateWETHAndWstETHEthereum 2025-07-21 ('value after'; slope1 1.6 % -> 1 %, "
+                 "slope2 85 % -> 40 %, RF 5 % -> 35 %)"),
+)  # fmt: skip
+
+
 def aave_v3_market_parameters() -> tuple[pd.DataFrame, pd.DataFrame]:
     """Aave v3 Ethereum Core parameters of the ``aave-v3-today`` assets and their e-mode categories.
 
@@ -226,7 +266,7 @@ def aave_v3_market_parameters() -> tuple[pd.DataFrame, pd.DataFrame]:
     reserves : pandas.DataFrame
         Indexed by ``asset``: ``decimals``, ``ltv``, ``liquidation_threshold``, ``liquidation_bonus`` (above 1),
         ``liquidation_protocol_fee``, ``reserve_factor`` (fractions), ``supply_cap``, ``borrow_cap`` (tokens, NaN
-        where not found for the snapshot date) and ``source``.
+        where not found for the snapshot date), ``source`` and ``debt_ceiling`` (dollars, 0: not isolated).
     emodes : pandas.DataFrame
         Indexed by ``id``: ``label``, ``ltv``, ``liquidation_threshold``, ``liquidation_bonus``, ``collateral``
         and ``borrowable`` (tuples of assets of the universe) and ``source``.

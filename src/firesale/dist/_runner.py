@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import itertools
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,7 +37,18 @@ from firesale.scenario import Scenario, load_scenario
 from firesale.store import RunStore
 from firesale.store._blocks import BlockLog, reopen_run
 
-__all__ = ["PointRun", "chunk_ranges", "run_points", "run_simulation"]
+__all__ = [
+    "PointRun",
+    "TaskTiming",
+    "Timeline",
+    "chunk_ranges",
+    "plan_chunks",
+    "run_points",
+    "run_simulation",
+]
+
+#: Most blocks of 256 paths in one task: bounds a worker's memory as simulate's default batch does.
+MAX_CHUNK_BLOCKS = 16
 
 Progress = Callable[[float], None]
 #: Called after each chunk is stored, with (point index, block range); raising from it stops the run there
@@ -59,16 +72,145 @@ def chunk_ranges(blocks: Sequence[int], chunk_blocks: int) -> list[range]:
     return out
 
 
-def _default_chunk(n_blocks: int, n_workers: int) -> int:
-    # Several chunks per worker balance the load; 16 blocks (4,096 paths) bound a chunk's memory as simulate's
-    # default batch does.
-    return max(1, min(16, -(-n_blocks // (4 * max(1, n_workers)))))
+def plan_chunks(blocks: Sequence[int], n_chunks: int) -> list[range]:
+    """Split sorted block numbers into ``n_chunks`` groups of near-equal size, in order (larger groups first), each
+    group cut into its runs of consecutive blocks.
+
+    Equal groups let every worker finish together when each gets the same number of them: a task pays a fixed cost
+    whatever its size (the engine's per-step work, about 0.4 s CPU on the flagship's 288 steps), so fewer,
+    larger tasks beat many small ones as long as no worker is left idle at the end.
+    """
+    blocks = list(blocks)
+    n_chunks = max(1, min(int(n_chunks), len(blocks)))
+    size, extra = divmod(len(blocks), n_chunks)
+    out: list[range] = []
+    at = 0
+    for k in range(n_chunks):
+        step = size + (k < extra)
+        out += chunk_ranges(blocks[at : at + step], step)
+        at += step
+    return out
+
+
+def _default_n_chunks(n_blocks: int, n_workers: int, n_points: int) -> int:
+    """Tasks for a point's ``n_blocks`` missing blocks: the fewest of at most :data:`MAX_CHUNK_BLOCKS` blocks, a
+    multiple of the worker count when the point is the whole job (so each worker gets equal work), and at least
+    one per worker overall when a few points must share the workers."""
+    by_memory = -(-n_blocks // MAX_CHUNK_BLOCKS)
+    workers = max(1, n_workers)
+    n = workers * -(-by_memory // workers) if n_points == 1 else max(by_memory, -(-workers // n_points))
+    return max(1, min(n_blocks, n))
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskTiming:
+    """When and where one task ran, and what the client spent on its result (clock: ``time.time()`` of each
+    process, comparable on one machine; a remote cluster's clocks may be offset from the client's)."""
+
+    point: int
+    blocks: range
+    #: The worker's name (``"local"`` in this process) and process id.
+    worker: str
+    start: float
+    stop: float
+    #: CPU seconds (user + system) of the thread that ran the task: meaningful on a loaded machine, unlike walls.
+    cpu_s: float
+    #: When the client had the result (deserialised).
+    received: float
+    #: Client seconds spent storing the chunk and folding it in (its worker is busy with the next task meanwhile).
+    handled_s: float
+
+
+@dataclasses.dataclass
+class Timeline:
+    """Per-task timings of a run, for accounting where workers idle (see :meth:`by_worker` and :meth:`describe`).
+
+    Pass one as ``timeline=`` to :func:`run_simulation` or :func:`run_points`; it is filled as the run goes.
+    ``phases`` holds client seconds: ``"load"`` (completed chunks read from the store), ``"submit"`` (scenario
+    scattered and tasks submitted), ``"handle"`` (chunks stored and folded in), ``"assemble"`` (results put
+    together and stored whole); ``client_cpu_s`` is the client process's CPU over the run (with a local cluster
+    the scheduler's thread is in it too).
+    """
+
+    tasks: list[TaskTiming] = dataclasses.field(default_factory=list)
+    phases: dict[str, float] = dataclasses.field(default_factory=dict)
+    started: float = 0.0
+    finished: float = 0.0
+    client_cpu_s: float = 0.0
+
+    def add_phase(self, name: str, seconds: float) -> None:
+        self.phases[name] = self.phases.get(name, 0.0) + seconds
+
+    @property
+    def wall_s(self) -> float:
+        return self.finished - self.started
+
+    def by_worker(self) -> pd.DataFrame:
+        """One row per worker: tasks, blocks, busy wall and CPU seconds, and the idle wall split into lead-in
+        (run start to its first task), gaps between its tasks and tail (its last task to the run's end)."""
+        rows = []
+        for worker in sorted({t.worker for t in self.tasks}):
+            own = sorted((t for t in self.tasks if t.worker == worker), key=lambda t: t.start)
+            busy = sum(t.stop - t.start for t in own)
+            gaps = sum(max(0.0, b.start - a.stop) for a, b in itertools.pairwise(own))
+            rows.append(
+                {
+                    "worker": worker,
+                    "tasks": len(own),
+                    "blocks": sum(len(t.blocks) for t in own),
+                    "busy_s": busy,
+                    "cpu_s": sum(t.cpu_s for t in own),
+                    "lead_in_s": own[0].start - self.started,
+                    "gaps_s": gaps,
+                    "tail_s": self.finished - own[-1].stop,
+                    "busy_share": busy / self.wall_s if self.wall_s > 0 else float("nan"),
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def describe(self) -> str:
+        """The accounting as text: per worker, then the client's phases, then each task in start order."""
+        lines = [
+            f"wall {self.wall_s:.2f} s, {len(self.tasks)} tasks; client process CPU {self.client_cpu_s:.2f} s"
+        ]
+        frame = self.by_worker()
+        for row in frame.itertuples(index=False):
+            lines.append(
+                f"  {row.worker}: {row.tasks} tasks / {row.blocks} blocks, busy {row.busy_s:.2f} s wall "
+                f"({row.cpu_s:.2f} s CPU), idle: lead-in {row.lead_in_s:.2f} s, gaps {row.gaps_s:.2f} s, "
+                f"tail {row.tail_s:.2f} s; busy {100 * row.busy_share:.0f} % of the wall"
+            )
+        if self.tasks:
+            cpu = frame["cpu_s"].to_numpy()
+            lines.append(
+                f"  CPU balance: busiest worker {cpu.max():.2f} s, least busy {cpu.min():.2f} s; ideal span on "
+                f"{len(cpu)} worker(s) {cpu.sum() / len(cpu):.2f} s CPU"
+            )
+        lines.append("  client: " + ", ".join(f"{k} {v:.3f} s" for k, v in self.phases.items()))
+        for t in sorted(self.tasks, key=lambda t: t.start):
+            lines.append(
+                f"    {t.worker:>12} point {t.point} blocks {t.blocks.start}-{t.blocks.stop - 1}: "
+                f"{t.start - self.started:7.2f} -> {t.stop - self.started:7.2f} s ({t.cpu_s:.2f} s CPU), "
+                f"result at {t.received - self.started:7.2f} s, handled in {t.handled_s * 1e3:.0f} ms"
+            )
+        return "\n".join(lines)
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        name = str(get_worker().name)
+    except (ImportError, ValueError):
+        name = "local"
+    return f"{name}/pid{os.getpid()}"
 
 
 def _task(scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str) -> Any:
+    start, cpu = time.time(), time.thread_time()
     accounts: dict[str, AccountSummary] = {}
     frame, arrays = run_blocks(scenario, seed, blocks, n_paths, kernel=kernel, accounts=accounts)
-    return frame, arrays, accounts
+    return frame, arrays, accounts, (_worker_name(), start, time.time(), time.thread_time() - cpu)
 
 
 @dataclasses.dataclass
@@ -161,9 +303,9 @@ class PointRun:
 
 
 def _execute(
-    jobs: list[tuple[int, range]], points: list[PointRun], client: Any, kernel: str
+    jobs: list[tuple[int, range]], points: list[PointRun], client: Any, kernel: str, timeline: Timeline | None
 ) -> Iterator[tuple[int, range, Any]]:
-    """Yield (point, blocks, run_blocks output) as jobs finish (in order when run in this process)."""
+    """Yield (point, blocks, task output) as jobs finish (in order when run in this process)."""
     if client is None:
         for i, blocks in jobs:
             p = points[i]
@@ -171,25 +313,30 @@ def _execute(
         return
     from distributed import as_completed
 
+    t0 = time.perf_counter()
     tag = secrets.token_hex(4)
     # Broadcast: data scattered to one worker would pin every task of the point to that worker (data locality).
     shared = {
         i: client.scatter(points[i].scenario, hash=False, broadcast=True)
         for i in sorted({i for i, _ in jobs})
     }
-    futures, where = [], {}
+    pending, where = {}, {}
     for i, blocks in jobs:
         p = points[i]
         key = f"firesale-blocks-{tag}-{i}-{blocks.start}-{blocks.stop}"
         fut = client.submit(_task, shared[i], p.seed, blocks, p.n_paths, kernel, key=key, pure=False)
-        futures.append(fut)
+        pending[fut.key] = fut
         where[fut.key] = (i, blocks)
+    if timeline is not None:
+        timeline.add_phase("submit", time.perf_counter() - t0)
     try:
-        for fut, value in as_completed(futures, loop=client.loop, with_results=True):
+        for fut, value in as_completed(list(pending.values()), loop=client.loop, with_results=True):
             i, blocks = where[fut.key]
+            # Released at once: the worker drops its copy of the result instead of holding every chunk to the end.
+            del pending[fut.key]
             yield i, blocks, value
     finally:
-        client.cancel(futures)
+        client.cancel(list(pending.values()))
 
 
 def run_points(
@@ -202,28 +349,42 @@ def run_points(
     progress: Progress | None = None,
     on_chunk: ChunkHook | None = None,
     on_point: Callable[[int, SimulationResult], None] | None = None,
+    timeline: Timeline | None = None,
 ) -> list[SimulationResult]:
     """Compute every missing block of every point, storing chunks as they finish and each point when whole.
 
     Points with a ``run_id`` must already be running in ``store``; their completed chunks are loaded first. On an
     error or Ctrl-C every unfinished run is marked "failed" or "interrupted" and the error propagates; completed
-    chunks stay in the store for a resume.
+    chunks stay in the store for a resume. Without ``chunk_blocks``, each point's missing blocks are split by
+    :func:`plan_chunks` into the fewest equal tasks that keep every worker busy (:func:`_default_n_chunks`).
+    ``timeline`` (a :class:`Timeline`) gets every task's timings and the client's phases.
     """
+    started, cpu0 = time.time(), time.process_time()
+    if timeline is not None:
+        timeline.started = started
+    t0 = time.perf_counter()
     for p in points:
         p.load_completed()
+    if timeline is not None:
+        timeline.add_phase("load", time.perf_counter() - t0)
     n_workers = 1
     if client is not None:
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        n_workers = max(1, sum(client.nthreads().values()))
     jobs: list[tuple[int, range]] = []
     for i, p in enumerate(points):
-        size = chunk_blocks or _default_chunk(p.n_blocks, n_workers)
-        jobs += [(i, r) for r in chunk_ranges(p.missing(), size)]
+        missing = p.missing()
+        if chunk_blocks is not None:
+            jobs += [(i, r) for r in chunk_ranges(missing, chunk_blocks)]
+        elif missing:
+            n = _default_n_chunks(len(missing), n_workers, len(points))
+            jobs += [(i, r) for r in plan_chunks(missing, n)]
     total = sum(p.n_blocks for p in points)
     done = total - sum(len(r) for _, r in jobs)
     if progress is not None:
         progress(done / total)
 
     def finish(i: int) -> None:
+        t_finish = time.perf_counter()
         p = points[i]
         p.result = p.assemble()
         if store is not None and p.run_id is not None:
@@ -243,12 +404,15 @@ def run_points(
             on_point(i, p.result)
         p.chunks.clear()  # the result holds the paths now
         p.accounts.clear()
+        if timeline is not None:
+            timeline.add_phase("assemble", time.perf_counter() - t_finish)
 
     try:
         for i, p in enumerate(points):
             if not p.missing():
                 finish(i)
-        for i, blocks, (frame, arrays, accounts) in _execute(jobs, points, client, kernel):
+        for i, blocks, (frame, arrays, accounts, ran) in _execute(jobs, points, client, kernel, timeline):
+            received, t_handle = time.time(), time.perf_counter()
             p = points[i]
             if p.log is not None:
                 p.log.save(blocks, frame, arrays, accounts=[a.to_arrays() for a in accounts.values()])
@@ -257,10 +421,17 @@ def run_points(
             done += len(blocks)
             if progress is not None:
                 progress(done / total)
+            if timeline is not None:
+                handled = time.perf_counter() - t_handle
+                worker, start, stop, cpu_s = ran
+                timeline.tasks.append(TaskTiming(i, blocks, worker, start, stop, cpu_s, received, handled))
+                timeline.add_phase("handle", handled)
             if on_chunk is not None:
                 on_chunk(i, blocks)
             if not p.missing():
                 finish(i)
+        if timeline is not None:
+            timeline.finished, timeline.client_cpu_s = time.time(), time.process_time() - cpu0
     except BaseException as exc:
         if store is not None:
             status = "interrupted" if isinstance(exc, KeyboardInterrupt) else "failed"
@@ -297,6 +468,7 @@ def run_simulation(
     progress: Progress | None = None,
     on_chunk: ChunkHook | None = None,
     parameters: dict | None = None,
+    timeline: Timeline | None = None,
 ) -> tuple[SimulationResult, str | None]:
     """Run a scenario's Monte Carlo in chunks of path blocks, here or on a Dask cluster, optionally resumable.
 
@@ -313,7 +485,8 @@ def run_simulation(
     resume : str, optional
         Id of a stored run that was interrupted, failed or killed: only its missing blocks are computed.
     chunk_blocks : int, optional
-        Blocks of 256 paths per task (default: about four tasks per worker, at most 16 blocks).
+        Blocks of 256 paths per task (default: the fewest tasks of at most 16 blocks, an equal number per worker,
+        so the workers finish together; see :func:`plan_chunks`).
     kernel : {"numba", "numpy"}
         Liquidation-round implementation.
     progress : callable, optional
@@ -322,6 +495,8 @@ def run_simulation(
         Called with (0, block range) after each chunk is stored.
     parameters : dict, optional
         Extra parameters recorded with the run.
+    timeline : Timeline, optional
+        Filled with every task's worker, start, stop and CPU seconds and the client's phases (for benchmarks).
 
     Returns
     -------
@@ -377,5 +552,6 @@ def run_simulation(
         kernel=kernel,
         progress=progress,
         on_chunk=hook,
+        timeline=timeline,
     )
     return result, run_id

@@ -30,8 +30,16 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from firesale.agents import Arbitrageurs, Attackers, Borrowers, Lenders, Liquidators, LiquidityProviders
-from firesale.agents.liquidators import gas_asset_index
+from firesale.agents import (
+    Arbitrageurs,
+    Attackers,
+    Borrowers,
+    Holders,
+    Lenders,
+    Liquidators,
+    LiquidityProviders,
+)
+from firesale.agents.liquidators import gas_asset_index, gas_quantile_path
 from firesale.engine._blueprint import Blueprint, _ModelPlan
 from firesale.engine.accounting import Accounting
 from firesale.engine.derived import reprice
@@ -104,7 +112,8 @@ class World:
             spec.oracles, {a: i for i, a in enumerate(bp.assets)}, bp.price0, vidx, bp.dt
         )
         self.oracles.start(self.market_prices(), self.venues)
-        self.liquidators = Liquidators(spec.agents, gas_gwei, gas_asset_index(spec, bp.assets))
+        self.liquidators = Liquidators(spec.agents, gas_gwei, gas_asset_index(spec, bp.assets),
+                                       gas_quantile_path(bp.scenario, n, gas_gwei.shape[1], bp.dt), bp.dt)  # fmt: skip
         self.arbitrageurs = Arbitrageurs(spec.agents.arbitrage_capital_usd, n, len(bp.venue_specs))
         self.providers = LiquidityProviders(spec.agents.evaporation, [v.name for v in spec.venues], bp.venue_coins,
                                             exo[:, 0, :], bp.dt)  # fmt: skip
@@ -114,6 +123,9 @@ class World:
         self.behaviour = [
             a for a in (Borrowers.build(bp, n, seed, blocks), Lenders.build(bp)) if a is not None
         ]
+        # Token holders outside every protocol (firesale.agents.holders); not in a replay's baseline pass.
+        self.holders = None if absorb_sales else Holders.build(bp, n)
+        self.loops = spec.agents.borrowers is not None and spec.agents.borrowers.loop
         self.first_path = blocks.start * BLOCK_SIZE  # global number of this batch's first path
         self.states = [_init_state(p.model, n, seed, blocks) for p in bp.plans]
         self.accounting = Accounting(n, [p.model.name for p in bp.plans], bp.assets, bp.price0)
@@ -177,6 +189,10 @@ class World:
             self.policies.step(self, time, market)
         for agent in self.behaviour:  # borrowers and lenders act on this step's oracles, before its cascade
             agent.act(self, time, market)
+        if self.loops:  # loops bought through the venues (firesale.agents.borrowers.LoopSwap): prices moved
+            market = self._reprice()
+        if self.holders is not None:  # they sell through the venues: the cascade starts from the moved prices
+            market = self.holders.act(self, time, market)
         capacity = self.liquidators.capacity(t, market)
         # With the liquidator channel off, the protocol in focus has liquidators of its own.
         own = self.liquidators.capacity(t, market) if "liquidators" not in self.channels else capacity
@@ -298,6 +314,8 @@ class World:
         out = self.accounting.final_metrics(books, debt_assets, [list(p.model.assets) for p in self.bp.plans],
                                             self.exo, self.attackers.cost_usd)  # fmt: skip
         out.update(self.liquidators.metrics(out))  # [agents.searchers]: priority fees
+        if self.holders is not None:  # holders.<group>.*: what each group of token holders sold
+            out.update(self.holders.metrics())
         if self.policies is not None:  # policy.<name>.* and policies.*: what the policies did, per path
             out.update(self.policies.metrics(self))
         for p, s in zip(self.bp.plans, self.states, strict=True):

@@ -17,6 +17,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from firesale.liquidity._book_kernels import (
+    as_path_array,
+    log_impact_kernel,
+    supported_exponent,
+    trade_kernel,
+)
+
 __all__ = ["OrderBook"]
 
 
@@ -35,21 +42,56 @@ class OrderBook:
     def _g(self, v: np.ndarray, depth: np.ndarray) -> np.ndarray:
         return np.sign(v) * self.depth_move * (np.abs(v) / depth) ** self.exponent
 
-    def log_impact(self, v: np.ndarray, perm: np.ndarray, depth: np.ndarray) -> np.ndarray:
-        """Current log-price offset below the exogenous price (positive after selling)."""
+    def log_impact(
+        self, v: np.ndarray, perm: np.ndarray, depth: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Current log-price offset below the exogenous price (positive after selling); written into ``out`` if given
+        (a float64 array of the paths' shape)."""
+        n = v.shape[0] if isinstance(v, np.ndarray) and v.ndim == 1 else -1
+        if n >= 0 and supported_exponent(self.exponent):
+            v_, perm_, depth_ = as_path_array(v, n), as_path_array(perm, n), as_path_array(depth, n)
+            if v_ is not None and perm_ is not None and depth_ is not None:
+                res = np.empty(n) if out is None else out
+                log_impact_kernel(v_, perm_, depth_, self.depth_move, self.exponent == 0.5, 1.0 - self.permanent,
+                                  res)  # fmt: skip
+                return res
+        ref = self.log_impact_numpy(v, perm, depth)
+        if out is None:
+            return ref
+        out[...] = ref
+        return out
+
+    def log_impact_numpy(self, v: np.ndarray, perm: np.ndarray, depth: np.ndarray) -> np.ndarray:
+        """The NumPy reference of :meth:`log_impact` (any shapes, any exponent)."""
         return perm + (1.0 - self.permanent) * self._g(v, depth)
 
     def trade(self, v: np.ndarray, perm: np.ndarray, q_usd: np.ndarray, depth: np.ndarray) -> np.ndarray:
         """Execute signed notional ``q_usd`` (positive sells); update ``v``, ``perm`` in place.
 
-        Returns the execution discount factor: the trade fills at ``price_before_impact * factor``.
+        Returns the execution discount factor: the trade fills at ``price_before_impact * factor``. One fused kernel
+        (:mod:`firesale.liquidity._book_kernels`) where it reproduces :meth:`trade_numpy` bit for bit.
         """
-        before = self.log_impact(v, perm, depth)
+        n = v.shape[0] if isinstance(v, np.ndarray) and v.ndim == 1 else -1
+        if n >= 0 and supported_exponent(self.exponent) and v.flags.writeable and perm.flags.writeable:
+            v_, perm_ = as_path_array(v, n), as_path_array(perm, n)
+            q_, depth_ = as_path_array(q_usd, n), as_path_array(depth, n)
+            if v_ is not None and perm_ is not None and q_ is not None and depth_ is not None:
+                out = np.empty(n)
+                trade_kernel(v_, perm_, q_, depth_, self.depth_move, self.exponent == 0.5, self.permanent,
+                             1.0 - self.permanent, out)  # fmt: skip
+                return np.exp(out)
+        return self.trade_numpy(v, perm, q_usd, depth)
+
+    def trade_numpy(
+        self, v: np.ndarray, perm: np.ndarray, q_usd: np.ndarray, depth: np.ndarray
+    ) -> np.ndarray:
+        """The NumPy reference of :meth:`trade` (any shapes, any exponent)."""
+        before = self.log_impact_numpy(v, perm, depth)
         g0 = self._g(v, depth)
         v += q_usd
         g1 = self._g(v, depth)
         perm += self.permanent * (g1 - g0)
-        after = self.log_impact(v, perm, depth)
+        after = self.log_impact_numpy(v, perm, depth)
         return np.exp(-0.5 * (before + after))
 
     def decay(self, v: np.ndarray, dt: float) -> None:

@@ -60,19 +60,34 @@ class VenueSet:
                 self.states.append(None)
                 self.book_v[k], self.book_perm[k] = np.zeros(n_paths), np.zeros(n_paths)
                 self.book_of_asset[coins[k][0]] = k
-        #: Share of each venue's starting liquidity still provided, (n_paths, n_venues).
-        self.liq_factor = np.ones((n_paths, len(venues)))
+        self._liq = np.ones((n_paths, len(venues)))  # liq_factor, written by scale_liquidity only
+        self._book_depths: dict[int, np.ndarray] = {}
         #: Share of each pool's liquidity the protocols own (:meth:`add_liquidity`); None until a deposit.
         self.owned_share: np.ndarray | None = None
         self.depth0 = np.stack([self.depth(k) for k in range(len(venues))], axis=1) if venues else None
 
     # ----- state ------------------------------------------------------------------------------------------------
+    @property
+    def liq_factor(self) -> np.ndarray:
+        """Share of each venue's starting liquidity still provided, (n_paths, n_venues); a read-only view, moved by
+        :meth:`scale_liquidity` (which keeps the books' depths, :meth:`book_depth`, in step with it)."""
+        return _read_only(self._liq.view())
+
     def is_pool(self, k: int) -> bool:
         return self.venues[k][0] == "pool"
 
     def book_depth(self, k: int) -> np.ndarray:
-        book: OrderBook = self.venues[k][1]
-        return book.depth_usd * np.maximum(self.liq_factor[:, k], 1e-12)
+        """Depth (USD) of book ``k`` per path: its starting depth times the share of liquidity still provided.
+
+        Kept until :meth:`scale_liquidity` moves the book's share (a read-only array: the same floats every call).
+        """
+        depth = self._book_depths.get(k)
+        if depth is None:
+            book: OrderBook = self.venues[k][1]
+            depth = self._book_depths[k] = _read_only(
+                book.depth_usd * np.maximum(self.liq_factor[:, k], 1e-12)
+            )
+        return depth
 
     def depth(self, k: int) -> np.ndarray:
         """Liquidity measure of venue ``k`` per path (its ratio to the start says how much is left)."""
@@ -96,7 +111,8 @@ class VenueSet:
                 ratio = (1.0 - owned) * ratio + owned
                 self.owned_share[:, k] = owned / ratio
             self.venues[k][1].scale_liquidity(self.states[k], ratio)
-        self.liq_factor[:, k] = new_factor
+        self._liq[:, k] = new_factor
+        self._book_depths.pop(k, None)
 
     def add_liquidity(self, k: int, usd: np.ndarray, market: np.ndarray) -> None:
         """Deposit ``usd`` per path into pool ``k`` in proportion to its holdings (at unchanged price).
@@ -137,9 +153,17 @@ class VenueSet:
     def market_prices(self, exo: np.ndarray) -> np.ndarray:
         """Market price of every asset (n_paths, n_assets): the exogenous price ``exo`` less off-chain impact."""
         m = exo.copy()
-        for a, k in self.book_of_asset.items():
+        if not self.book_of_asset:
+            return m
+        books = list(self.book_of_asset.items())
+        impact = np.empty((len(books), self.n_paths))
+        for row, (_, k) in enumerate(books):
             book: OrderBook = self.venues[k][1]
-            m[:, a] *= np.exp(-book.log_impact(self.book_v[k], self.book_perm[k], self.book_depth(k)))
+            book.log_impact(self.book_v[k], self.book_perm[k], self.book_depth(k), out=impact[row])
+        # One exponential over every book's row: NumPy's exp is elementwise (the same floats as row by row).
+        factor = np.exp(-impact)
+        for row, (a, _) in enumerate(books):
+            m[:, a] *= factor[row]
         return m
 
     def quote(self, k: int, asset: int, market: np.ndarray, exo: np.ndarray) -> np.ndarray:
@@ -169,15 +193,33 @@ class VenueSet:
         """
         if not venues:
             return amount * market[:, asset]
+        return self._sell(asset, amount, venues, market, exo, slices, [None] * len(venues))
+
+    def _sell(
+        self, asset: int, amount: np.ndarray, venues: list[int], market: np.ndarray, exo: np.ndarray, slices: int,
+        quotes: list,
+    ) -> np.ndarray:  # fmt: skip
+        """:meth:`sell` through at least one venue. ``quotes`` holds each venue's live quote (None: not known); a
+        venue that fills nothing keeps its state, hence its quote (a quote reads only its own venue, ``market`` and
+        ``exo``), so only the venues that filled are quoted again: the same quotes, the same routing."""
         proceeds = np.zeros(self.n_paths)
         chunk = amount / slices
+        if len(venues) == 1:
+            # one venue wins every slice: no quotes needed (the same fills as the loop below)
+            if chunk.any():
+                for _ in range(slices):
+                    proceeds += self._fill(venues[0], asset, chunk.copy(), market, exo)
+            return proceeds
         for _ in range(slices):
-            quotes = np.stack([self.quote(k, asset, market, exo) for k in venues], axis=1)
-            best = np.argmax(quotes, axis=1)
+            for n, k in enumerate(venues):
+                if quotes[n] is None:
+                    quotes[n] = self.quote(k, asset, market, exo)
+            best = np.argmax(np.stack(quotes, axis=1), axis=1)
             for n, k in enumerate(venues):
                 amt = np.where(best == n, chunk, 0.0)
                 if amt.any():
                     proceeds += self._fill(k, asset, amt, market, exo)
+                    quotes[n] = None
         return proceeds
 
     def _fill(self, k: int, asset: int, amt: np.ndarray, market: np.ndarray, exo: np.ndarray) -> np.ndarray:
@@ -279,7 +321,13 @@ class VenueSet:
         out = np.zeros((self.n_paths, len(assets), len(sizes_usd)))
         if paths.size == 0:
             return out
-        sub = self._subset(paths)
+        used = {
+            k
+            for r, vs in enumerate(venues)
+            if (np.inf if needed_usd is None else needed_usd[r]) > 0
+            for k in vs
+        }
+        sub = self._subset(paths, used)
         mkt, ex = market[paths], exo[paths]
         n = len(sizes_usd)
         for r, a in enumerate(assets):
@@ -295,9 +343,10 @@ class VenueSet:
             trial = sub.copy_state()
             total = np.zeros(paths.size)
             last = n - 1
+            quotes: list = [None] * len(venues[r])  # live quotes, kept from one increment to the next (_sell)
             for s in range(1, n):
                 amount = np.full(paths.size, (sizes_usd[s] - sizes_usd[s - 1])) / mkt[:, a]
-                total = total + trial.sell(int(a), amount, venues[r], mkt, ex, slices=1)
+                total = total + trial._sell(int(a), amount, venues[r], mkt, ex, 1, quotes)
                 out[paths, r, s] = total
                 if sizes_usd[s] >= need:
                     last = s
@@ -330,16 +379,19 @@ class VenueSet:
         fills = np.diff(notional, axis=1) * np.exp(-0.5 * (impact[:, :-1] + impact[:, 1:]))
         return np.concatenate([np.zeros((notional.shape[0], 1)), np.cumsum(fills, axis=1)], axis=1)
 
-    def _subset(self, paths: np.ndarray) -> VenueSet:
+    def _subset(self, paths: np.ndarray, used: set[int]) -> VenueSet:
+        """The venues ``used`` on ``paths`` (the others are left out: a quote or a fill reads only its own venue)."""
         sub = object.__new__(VenueSet)
         sub.venues, sub.coins, sub.n_paths = self.venues, self.coins, int(paths.size)
         sub.states = [
-            None if s is None else VenueState({k: v[paths] for k, v in s.arrays.items()}) for s in self.states
+            None if s is None or k not in used else VenueState({n: v[paths] for n, v in s.arrays.items()})
+            for k, s in enumerate(self.states)
         ]
-        sub.book_v = {k: v[paths] for k, v in self.book_v.items()}
-        sub.book_perm = {k: v[paths] for k, v in self.book_perm.items()}
+        sub.book_v = {k: v[paths] for k, v in self.book_v.items() if k in used}
+        sub.book_perm = {k: v[paths] for k, v in self.book_perm.items() if k in used}
         sub.book_of_asset = self.book_of_asset
-        sub.liq_factor = self.liq_factor[paths]
+        sub._liq = self._liq[paths]
+        sub._book_depths = {}
         sub.depth0 = None
         return sub
 
@@ -351,9 +403,15 @@ class VenueSet:
         out.book_v = {k: v.copy() for k, v in self.book_v.items()}
         out.book_perm = {k: v.copy() for k, v in self.book_perm.items()}
         out.book_of_asset = self.book_of_asset
-        out.liq_factor = self.liq_factor.copy()
+        out._liq = self._liq.copy()
+        out._book_depths = dict(self._book_depths)
         out.depth0 = self.depth0
         return out
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    a.flags.writeable = False
+    return a
 
 
 def _range_holdings(pool, state) -> np.ndarray:  # type: ignore[no-untyped-def]

@@ -124,7 +124,7 @@ class ClassifierConfig:
         Liquidation horizon: the move over this time must fit in the buffer.
     slippage_size_usd : float, default 1e6
         Probe size of the slippage indicator. On simulated paths, a size the engine recorded
-        (:data:`firesale.engine.simulate.SLIPPAGE_SIZES_USD`: $100k, $1M, $10M) or one between two of them.
+        (:data:`firesale.engine.recorder.SLIPPAGE_SIZES_USD`: $100k, $1M, $10M) or one between two of them.
     near_distance : float, default 0.05
         Price fall that defines "near liquidation".
     min_failed_dimensions : int, default 2

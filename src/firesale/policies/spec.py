@@ -174,7 +174,8 @@ class ActionSpec(SpecModel):
     parameter: Name | None = Field(
         default=None,
         description="A parameter the protocol offers (lending markets: reserves.<asset>.liquidation_threshold, "
-        "reserves.<asset>.liquidation_margin, i.e. 1 - threshold, reserves.<asset>.liquidation_bonus).",
+        "reserves.<asset>.liquidation_margin, i.e. 1 - threshold, reserves.<asset>.liquidation_bonus, and "
+        "reserves.<asset>.debt_ceiling where the reserve has one).",
     )
     factor: Positive | None = Field(default=None, description="The multiplier (scale).")
     max_factor: Annotated[float, Field(ge=1, allow_inf_nan=False)] | None = Field(

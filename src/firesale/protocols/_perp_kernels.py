@@ -83,7 +83,7 @@ def _maintenance(notional, m, floors, mmr, amount):
 
 @numba.njit(parallel=True, cache=True, nogil=True)
 def screen(
-    size, cash, iso, entry, isolated, mark, floors, mmr, amount, mmr_max,
+    size, cash, iso, entry, isolated, mark, floors, mmr, amount, mmr_max, mm_scale,
     ref_mark, ratio, lowest, dirty, use_bound, liq_c, liq_i, liq_t, n_liq, skipped,
 ):  # fmt: skip
     """The round's liquidation flags, per path; skips the traders the bound proves safe.
@@ -98,6 +98,9 @@ def screen(
     floors, mmr, amount : ndarray (n_markets, n_tiers)
         Tier floors (padding ``inf``), maintenance rates and maintenance amounts.
     mmr_max : ndarray (n_markets,)
+    mm_scale : ndarray (n_paths, n_markets)
+        A policy's factor on each market's maintenance margin (1: the venue's tiers); the bound's slope scales
+        with it. A caller that changes it marks the path ``dirty``.
     ref_mark, ratio, lowest, dirty : ndarray (n_paths, n_markets), (n_paths, n_traders), (n_paths,), bool (n_paths,)
         The bound's memory, updated in place (module docstring); ``lowest`` is the path's lowest ``ratio``, so a
         path whose marks moved less than it is skipped without reading its traders. ``dirty`` paths (cash moved
@@ -155,8 +158,9 @@ def screen(
                 s = size[p, i, m]
                 u = s * (mark[p, m] - entry[i, m])
                 notional = abs(s) * mark[p, m]
-                mm = _maintenance(notional, m, floors, mmr, amount)
-                w = abs(s) * ref_mark[p, m] * (1.0 + mmr_max[m])
+                f = mm_scale[p, m]
+                mm = _maintenance(notional, m, floors, mmr, amount) * f
+                w = abs(s) * ref_mark[p, m] * (1.0 + mmr_max[m] * f)
                 a = abs(s) * (mark[p, m] + abs(entry[i, m])) + notional
                 if isolated[i, m]:
                     buf_u[m], buf_n[m], buf_mm[m] = 0.0, 0.0, 0.0

@@ -92,6 +92,12 @@ class LiquidatorCapacity:
     repay, ``gas_usd`` the cost of one liquidation and ``min_profit_usd`` the profit below which none is taken.
     ``gas_gwei`` is the step's market gas price (None when the caller has none), for models whose agents send
     transactions at their own gas price and land only when it is at least the market's.
+
+    With ``[agents.block_space]`` the step's mined gas prices come as quantiles: ``gas_levels`` (k,) shares in
+    (0, 1] and ``gas_quantiles`` (n_paths, k) the prices (gwei) below which those shares of the step's mined
+    transactions were priced; ``block_gas`` is the gas the step's blocks hold and ``gas_per_action`` the gas of one
+    liquidation. :meth:`block_slots` is then how many liquidations a gas price buys (``slots`` is that at
+    ``gas_gwei``, less what the step has used).
     """
 
     slots: np.ndarray  # (n_paths,) int64
@@ -99,6 +105,33 @@ class LiquidatorCapacity:
     gas_usd: np.ndarray  # (n_paths,)
     min_profit_usd: float
     gas_gwei: np.ndarray | None = None  # (n_paths,)
+    gas_levels: np.ndarray | None = None  # (k,)
+    gas_quantiles: np.ndarray | None = None  # (n_paths, k)
+    block_gas: float = 0.0
+    gas_per_action: float = 0.0
+
+    def share_below(self, gwei: np.ndarray) -> np.ndarray:
+        """Share of the step's mined gas priced below ``gwei`` (n_paths,): piecewise linear in the price through
+        (0, 0) and the quantiles (ASSUMPTION between them, and gas shares taken as transaction shares), 1 at and
+        above the top quantile."""
+        assert self.gas_levels is not None and self.gas_quantiles is not None
+        q = self.gas_quantiles
+        g = np.broadcast_to(np.asarray(gwei, dtype=float), q.shape[:1])
+        xs = np.concatenate([np.zeros((q.shape[0], 1)), q], axis=1)
+        ys = np.concatenate([[0.0], self.gas_levels])
+        j = np.clip((xs < g[:, None]).sum(axis=1), 1, xs.shape[1] - 1)  # g in (xs[j-1], xs[j]]
+        rows = np.arange(q.shape[0])
+        x0, x1 = xs[rows, j - 1], xs[rows, j]
+        w = np.where(x1 > x0, (g - x0) / np.where(x1 > x0, x1 - x0, 1.0), 1.0)
+        share = ys[j - 1] + np.clip(w, 0.0, 1.0) * (ys[j] - ys[j - 1])
+        share = np.where(g >= q[:, -1], ys[-1], share)
+        return np.where(np.isinf(g) & (g > 0), 1.0, np.where(g > 0, share, 0.0))
+
+    def block_slots(self, gwei: np.ndarray) -> np.ndarray:
+        """Liquidations a gas price buys in the step (n_paths,) int64: the mined gas priced below it (which a
+        transaction at that price would have displaced) over the gas of one, rounded down."""
+        n = np.floor(self.share_below(gwei) * self.block_gas / self.gas_per_action + 1e-9)
+        return n.astype(np.int64)
 
 
 @dataclass
@@ -322,6 +355,13 @@ class ProtocolModel(ABC):
         """Lenders withdraw supply (:class:`firesale.agents.lenders.LenderRule`), up to the liquidity the
         protocol has, before the cascade. The default refuses."""
         raise ParameterError(f"{type(self).__name__} has no lenders who withdraw ([agents.lenders])")
+
+    def lenders_supply(self, state: ProtocolState, market: np.ndarray, rule: Any) -> None:
+        """Outside lenders supply for the rate (:meth:`firesale.agents.lenders.LenderRule.supply_wanted`), within
+        the protocol's supply caps, before the cascade. The default refuses."""
+        raise ParameterError(
+            f"{type(self).__name__} has no lenders who supply ([agents.lenders] supply_elasticity)"
+        )
 
     @abstractmethod
     def check_conservation(self, state: ProtocolState, out: dict[str, np.ndarray]) -> list[str]:

@@ -36,6 +36,7 @@ from firesale.protocols.base import (
     register_protocol,
 )
 from firesale.protocols.cohorts import merge_cohorts
+from firesale.protocols.isolation import Isolation, IsolationState
 from firesale.protocols.lending import (
     RULES_AAVE_V30,
     RULES_AAVE_V33,
@@ -73,6 +74,8 @@ class LendingState(ProtocolState):
     borrow_paused: np.ndarray | None = None
     # (n_paths,) int64: accounts (by weight) whose borrow the pause stopped at the latest borrowing; None: none yet
     borrow_stopped: np.ndarray | None = None
+    # Aave v3 isolation mode (firesale.protocols.isolation): isolated debt per collateral; None: no debt ceiling
+    isolation: IsolationState | None = None
 
     @property
     def n_paths(self) -> int:
@@ -122,6 +125,15 @@ class UserFlows:
     borrowed: np.ndarray | None = None
     borrowed_usd: np.ndarray | None = None
     borrow_refused_usd: np.ndarray | None = None
+    # [agents.lenders] supply for the rate: tokens supplied (n_paths, n_reserves); USD (n_paths,) supplied and
+    # stopped by the supply caps (lenders_supply). None: none yet
+    supplied: np.ndarray | None = None
+    supplied_usd: np.ndarray | None = None
+    supply_refused_usd: np.ndarray | None = None
+    # [agents.borrowers] loop = true through the venues: collateral bought, USD at the market before the trade, and
+    # what the venues took above it (the borrowed value less that), (n_paths,). None: none yet
+    loop_bought_usd: np.ndarray | None = None
+    loop_slippage_usd: np.ndarray | None = None
 
 
 @register_protocol("firesale.scenario.schema:LendingSpec")
@@ -135,7 +147,7 @@ class LendingMarket(ProtocolModel):
         params: LendingParams, collateral0: np.ndarray, debt0: np.ndarray, reserve_usd: float,
         issued: tuple[IssuedToken, ...] = (), total_supply: np.ndarray | None = None, kernel: str = "numba",
         accounts: np.ndarray | None = None, supply_cap: np.ndarray | None = None, users: tuple[str, ...] = (),
-        ltv: np.ndarray | None = None, borrow_cap: np.ndarray | None = None,
+        ltv: np.ndarray | None = None, borrow_cap: np.ndarray | None = None, isolation: Isolation | None = None,
     ) -> None:  # fmt: skip
         self.name, self.assets, self.oracles, self.sale_venues = name, assets, oracles, sale_venues
         self.params = params
@@ -153,6 +165,7 @@ class LendingMarket(ProtocolModel):
         # Borrowing power (Aave's ltv, e-mode's on its collateral) per account row and reserve; new borrows only
         self.ltv = params.liquidation_threshold if ltv is None else ltv
         self.borrow_cap = np.zeros(len(assets)) if borrow_cap is None else borrow_cap  # 0: no cap (Aave)
+        self.isolation = isolation  # debt ceilings (firesale.protocols.isolation); None: no isolated asset
 
     @classmethod
     def build(cls, spec: Any, scenario: Any, **options: Any) -> LendingMarket:
@@ -195,13 +208,17 @@ class LendingMarket(ProtocolModel):
             if getattr(r, "receipt_token", None)
         )
         supply = np.array([getattr(r, "total_supply", None) or 0.0 for r in rs])
+        isolation = None if is_compound else Isolation.from_reserves(rs, pos.collateral, pos.debt)
+        users = _users_on(spec.name, scenario.spec.agents)
+        if isolation is not None and "borrowing" in users:
+            users = (*users, "isolation")
         return cls(
             name=spec.name, assets=tuple(names), oracles=tuple(r.oracle for r in rs),
             sale_venues=tuple(tuple(r.venues) for r in rs), params=params, collateral0=pos.collateral,
             debt0=pos.debt, reserve_usd=spec.reserve_usd, issued=issued, total_supply=supply,
             kernel=options.get("kernel", "numba"), accounts=pos.accounts,
-            supply_cap=np.array([r.supply_cap or 0.0 for r in rs]), users=_users_on(spec.name, scenario.spec.agents),
-            ltv=np.ascontiguousarray(ltv), borrow_cap=np.array([r.borrow_cap or 0.0 for r in rs]),
+            supply_cap=np.array([r.supply_cap or 0.0 for r in rs]), users=users,
+            ltv=np.ascontiguousarray(ltv), borrow_cap=np.array([r.borrow_cap or 0.0 for r in rs]), isolation=isolation,
         )  # fmt: skip
 
     # ----- the contract ---------------------------------------------------------------------------------------------
@@ -214,11 +231,25 @@ class LendingMarket(ProtocolModel):
             hf_screen=Screen.empty(*shape),
             solvency_screen=Screen.empty(*shape),
             fees_usd=np.zeros(n_paths),
+            isolation=None if self.isolation is None else self.isolation.init_state(n_paths),
         )
 
     def round(self, state: LendingState, inputs: RoundInputs) -> Flows:  # type: ignore[override]
+        if state.isolation is not None and self.isolation is not None and self.isolation.rows.size:
+            # IsolationModeLogic.updateIsolatedDebt: what liquidators repay of isolated accounts lowers the debt
+            before = state.debt[:, self.isolation.rows]
+            flows = (
+                self._policy_round(state, inputs)
+                if state.policy is not None
+                else self._plain_round(state, inputs)
+            )
+            self.isolation.liquidated(state.isolation, before, state.debt[:, self.isolation.rows])
+            return flows
         if state.policy is not None:
             return self._policy_round(state, inputs)
+        return self._plain_round(state, inputs)
+
+    def _plain_round(self, state: LendingState, inputs: RoundInputs) -> Flows:
         cap = inputs.liquidators
         out = self._round(
             state.collateral, state.debt, np.ascontiguousarray(inputs.oracle), np.ascontiguousarray(inputs.market),
@@ -294,7 +325,15 @@ class LendingMarket(ProtocolModel):
             **{k: v for k, (who, v) in _USER_SERIES.items() if who in self.users},
             **{f"utilisation_{n}": f"borrows / supply of {n} (the book's borrows; supply net of withdrawals)"
                for n, s in zip(self.assets, self.total_supply, strict=True) if s > 0},
+            **{f"isolated_debt_{n}": f"isolated debt against {n} (Aave's isolationModeTotalDebt / 100: tokens "
+               "borrowed in isolation mode, 2 decimals; dollars for USD stablecoins)" for n in self._ceiled()},
         }  # fmt: skip
+
+    def _ceiled(self) -> list[str]:
+        """Reserves with a debt ceiling whose isolated debt is recorded (borrowing on; firesale.protocols.isolation)."""
+        if self.isolation is None or "isolation" not in self.users:
+            return []
+        return [n for n, c in zip(self.assets, self.isolation.ceiling, strict=True) if c > 0]
 
     def record(self, state: LendingState, name: str, market: np.ndarray) -> np.ndarray:  # type: ignore[override]
         coll = state.collateral * market[:, None, :]
@@ -310,6 +349,8 @@ class LendingMarket(ProtocolModel):
                 return np.where((debt > 0) & (capacity < (1 + k / 100) * debt), debt, 0.0).sum(axis=1)
         if name.startswith("utilisation_") and name in self.series():
             return self._utilisation(state)[name]
+        if name.startswith("isolated_debt_") and state.isolation is not None and name in self.series():
+            return state.isolation.total[:, self.assets.index(name.removeprefix("isolated_debt_"))] / 100.0
         if name in self.series() and name in _USER_SERIES:
             return self._user_figures(state, market)[name]
         return super().record(state, name, market)
@@ -323,7 +364,10 @@ class LendingMarket(ProtocolModel):
             keys.append("withdrawals_unserved_peak_usd")
         offered = self.series()
         utilisation = {k: v for k, v in self._utilisation(state).items() if k in offered}  # at the end
-        return {**{k: figures[k] for k in keys}, **utilisation}
+        isolated = {
+            f"isolated_debt_{n}": self.record(state, f"isolated_debt_{n}", market) for n in self._ceiled()
+        }
+        return {**{k: figures[k] for k in keys}, **utilisation, **isolated}
 
     def token_prices(
         self, state: LendingState, market: np.ndarray, accounts: Accounts
@@ -360,6 +404,11 @@ class LendingMarket(ProtocolModel):
                 "threshold to 1 - f (1 - threshold)"
             )
             out[f"reserves.{n}.liquidation_bonus"] = f"{n}'s liquidation bonus (e-mode ones included)"
+            if getattr(spec.reserves[n], "debt_ceiling", None) and spec.type != "compound_v2":
+                out[f"reserves.{n}.debt_ceiling"] = (
+                    f"{n}'s isolation-mode debt ceiling (PoolConfigurator.setDebtCeiling; truncated to cents, "
+                    "at least 0.01)"
+                )
         return out
 
     def _controls(self, state: LendingState) -> PolicyControls:
@@ -382,6 +431,12 @@ class LendingMarket(ProtocolModel):
 
     def scale_parameter(self, state: LendingState, name: str, factor: np.ndarray) -> None:  # type: ignore[override]
         reserve, _, kind = name.removeprefix("reserves.").rpartition(".")
+        iso, known = self.isolation, reserve in self.assets
+        if kind == "debt_ceiling" and state.isolation is not None and iso is not None and known:
+            r = self.assets.index(reserve)
+            if name.startswith("reserves.") and iso.ceiling[r] > 0:
+                # governance lowers or raises a ceiling: only new borrows read it (ValidationLogic.validateBorrow)
+                return iso.scale(state.isolation, r, factor)
         if not name.startswith("reserves.") or reserve not in self.assets or kind not in (
             "liquidation_threshold", "liquidation_margin", "liquidation_bonus"
         ):  # fmt: skip
@@ -535,6 +590,10 @@ class LendingMarket(ProtocolModel):
         """Supply of each reserve (tokens, (n_paths, n_reserves)): the scenario's ``total_supply`` less what lenders
         withdrew, plus the collateral the book gained (top-ups) or lost (seized) since the start."""
         withdrawn = 0.0 if state.users is None else state.users.withdrawn  # reading it creates no user state
+        if (
+            state.users is not None and state.users.supplied is not None
+        ):  # [agents.lenders] supply for the rate
+            withdrawn = withdrawn - state.users.supplied
         return self.total_supply - withdrawn + state.collateral.sum(axis=1) - self.collateral0.sum(axis=0)
 
     def borrowers_respond(
@@ -594,6 +653,9 @@ class LendingMarket(ProtocolModel):
                 tokens, np.divide(budget, market[p, r], out=np.zeros(p.size), where=market[p, r] > 0)
             )
             state.debt[p, a, r] -= tokens
+            if state.isolation is not None and self.isolation is not None:
+                # BorrowLogic.executeRepay -> IsolationModeLogic.updateIsolatedDebtIfIsolated
+                self.isolation.repaid(state.isolation, state.collateral[p, a], p, tokens)
             np.add.at(u.repaid, (p, r), tokens)
             usd = tokens * market[p, r]
             np.add.at(u.repaid_usd, p, usd)
@@ -619,6 +681,8 @@ class LendingMarket(ProtocolModel):
         loss = np.divide(uncovered, worth, out=np.zeros_like(worth), where=worth > 0)
         theta = np.divide(supply - borrows, supply, out=np.zeros_like(supply), where=supply > 0) - loss
         passive = np.maximum(self.total_supply - self.collateral0.sum(axis=0), 0.0)
+        if u.supplied is not None:  # supply that came for the rate is passive supply too
+            passive = passive + u.supplied
         new = np.where(known, np.maximum(rule.share_running(theta) * passive - u.asked, 0.0), 0.0)
         u.asked += new
         u.queued += new
@@ -627,6 +691,53 @@ class LendingMarket(ProtocolModel):
         u.withdrawn += paid
         u.withdrawn_usd += (paid * prices).sum(axis=1)
         np.maximum(u.unserved_peak_usd, (u.queued * prices).sum(axis=1), out=u.unserved_peak_usd)
+
+    def lenders_supply(self, state: LendingState, market: np.ndarray, rule: Any) -> None:  # type: ignore[override]
+        """Outside lenders supply ``rule.supply_wanted(supply, borrows)`` tokens to each reserve (an Aave
+        ``supply``), stopped at its ``supply_cap`` as aave/aave-v3-core ``ValidationLogic.validateSupply`` stops a
+        supply (``supplyCap == 0 || totalSupply + amount <= supplyCap``): sized to the room left, not reverted."""
+        u = self._users(state)
+        if u.supplied is None:
+            n, r = state.collateral.shape[0], len(self.assets)
+            u.supplied, u.supplied_usd, u.supply_refused_usd = np.zeros((n, r)), np.zeros(n), np.zeros(n)
+        supply = self._supply_now(state)
+        want = np.where(self.total_supply > 0, rule.supply_wanted(supply, state.debt.sum(axis=1)), 0.0)
+        capped = self.supply_cap > 0
+        got = want.copy()
+        got[:, capped] = np.minimum(
+            want[:, capped], np.maximum(self.supply_cap[capped] - supply[:, capped], 0.0)
+        )
+        u.supplied += got
+        u.supplied_usd += (got * market).sum(axis=1)
+        u.supply_refused_usd += ((want - got) * market).sum(axis=1)
+
+    def _loop_through_venues(self, state: LendingState, rule: Any, p: np.ndarray, r: np.ndarray, c: np.ndarray,
+                             got: np.ndarray, planned: np.ndarray, market: np.ndarray) -> np.ndarray:  # fmt: skip
+        """A loop's purchase routed by the engine (``rule.swap``, :mod:`firesale.agents.borrowers`): each path's
+        borrowed ``r`` tokens of one (debt, collateral) pair are swapped together through the collateral's venues
+        (the price moves) and the ``c`` tokens received shared pro rata to what each account borrowed. Returns the
+        tokens each account supplies: all it received, except under a supply cap, where at most ``planned`` (the
+        purchase at market the borrow was sized on and the cap checked)."""
+        u = self._users(state)
+        n = state.collateral.shape[0]
+        if u.loop_bought_usd is None:
+            u.loop_bought_usd, u.loop_slippage_usd = np.zeros(n), np.zeros(n)
+        bought = np.zeros(p.size)
+        for rr, cc in {(int(x), int(y)) for x, y in zip(r, c, strict=True)}:
+            sel = (r == rr) & (c == cc)
+            spent = np.bincount(p[sel], weights=got[sel], minlength=n)
+            received = rule.swap(rr, cc, spent)
+            share = np.divide(got[sel], spent[p[sel]], out=np.zeros(int(sel.sum())), where=spent[p[sel]] > 0)
+            bought[sel] = received[p[sel]] * share
+        # A venue cheaper than the market gives more than the purchase the borrow was sized on; under a supply cap
+        # only what the cap check passed is supplied (the rest stays in the borrower's wallet, outside the model).
+        capped = self.supply_cap[c] > 0
+        bought[capped] = np.minimum(bought[capped], planned[capped])
+        bought_usd, slippage_usd = u.loop_bought_usd, u.loop_slippage_usd  # set above
+        assert bought_usd is not None and slippage_usd is not None
+        np.add.at(bought_usd, p, bought * market[p, c])
+        np.add.at(slippage_usd, p, got * market[p, r] - bought * market[p, c])
+        return bought
 
     def _borrow(self, state: LendingState, oracle: np.ndarray, market: np.ndarray, rule: Any) -> None:
         """Accounts whose health factor at the oracle is above ``rule.borrow_above`` and whose draw says so borrow
@@ -646,7 +757,10 @@ class LendingMarket(ProtocolModel):
         ``X = (C - h D) / (h - lt_c k)`` (health factor ``h`` after it) and at most ``(P - D) / (1 - ltv_c k)``
         (``C``, ``P``, ``D``: threshold-weighted collateral, borrowing power, debt). The supply is new supply: it
         stops at the collateral reserve's ``supply_cap``, shared pro rata as top-ups are, and the borrow shrinks
-        with it (room it frees in the borrow cap is left unused this step: conservative)."""
+        with it (room it frees in the borrow cap is left unused this step: conservative).
+
+        An account in Aave's isolation mode (its only collateral has a ``debt_ceiling``) borrows only reserves
+        ``borrowable_in_isolation`` and within the ceiling, after the cap (:mod:`firesale.protocols.isolation`)."""
         u = self._users(state)
         value = state.collateral * oracle[:, None, :]
         capacity = (value * self.params.liquidation_threshold[None]).sum(axis=2)  # health factor x debt
@@ -694,12 +808,21 @@ class LendingMarket(ProtocolModel):
         # First come first served within each (path, reserve): what earlier borrowers took leaves less room.
         order = np.lexsort((a, r, p))
         p, a, r, want = p[order], a[order], r[order], want[order]
+        iso, isolation = state.isolation, self.isolation
+        if iso is not None and isolation is not None:
+            # ValidationLogic.validateBorrow in isolation mode: only reserves borrowable in isolation (these wants
+            # are refused before they take room in the cap), within the debt ceiling (below)
+            want, isolated, iso_asset = isolation.screen_borrows(
+                iso, state.collateral[p, a], p, r, want, market
+            )
         group = p * len(self.assets) + r
         before = np.cumsum(want) - want
         start = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
         before -= np.repeat(before[start], np.diff(np.r_[start, group.size]))
         got = np.clip(room[p, r] - before, 0.0, want)
         np.add.at(u.borrow_refused_usd, p, (want - got) * market[p, r])
+        if iso is not None and isolation is not None:
+            got = isolation.within_ceiling(iso, p, a, r, got, isolated, iso_asset, market)
         if getattr(rule, "loop", False):
             c = c[order]
             bought = np.divide(got * market[p, r], market[p, c], out=np.zeros(p.size), where=market[p, c] > 0)
@@ -717,9 +840,15 @@ class LendingMarket(ProtocolModel):
                 shrink = np.divide(kept, bought, out=np.ones(p.size), where=bought > 0)
                 got = got * shrink  # a loop's borrow shrinks with its supply
                 bought = kept
+            if (
+                getattr(rule, "swap", None) is not None
+            ):  # bought through the venues (firesale.agents.borrowers)
+                bought = self._loop_through_venues(state, rule, p, r, c, got, bought, market)
             state.collateral[p, a, c] += bought
             np.add.at(u.added, (p, c), bought)
         state.debt[p, a, r] += got
+        if iso is not None and isolation is not None:
+            isolation.borrowed(iso, p, got, isolated, iso_asset)  # BorrowLogic.executeBorrow
         np.add.at(u.borrowed, (p, r), got)
         np.add.at(u.borrowed_usd, p, got * market[p, r])
         state.hf_screen.dirty[p] = True  # positions changed: the screens re-check these paths in full
@@ -745,6 +874,10 @@ class LendingMarket(ProtocolModel):
             "withdrawals_unserved_peak_usd": u.unserved_peak_usd.copy(),
             "borrowed_usd": u.borrowed_usd.copy(), "borrow_refused_usd": u.borrow_refused_usd.copy(),
         }  # fmt: skip
+        out.update(_supply_and_loop_figures(u))
+        if state.isolation is not None:
+            out["debt_ceiling_stopped_usd"] = state.isolation.stopped_usd.copy()
+            out["isolation_refused_usd"] = state.isolation.refused_usd.copy()
         return out
 
     def check_conservation(self, state: LendingState, out: dict[str, np.ndarray]) -> list[str]:  # type: ignore[override]
@@ -784,6 +917,27 @@ _USER_SERIES = {
     "withdrawals_unserved_usd": ("lenders", "withdrawals asked and not paid (no liquidity) now, USD"),
     "borrowed_usd": ("borrowing", "new debt borrowers drew so far, USD at the prices of the step they did"),
     "borrow_refused_usd": ("borrowing", "new borrows the borrow caps or the liquidity stopped so far, USD"),
+    "supplied_usd": (
+        "supply",
+        "supply outside lenders brought for the rate so far, USD at the prices of its step",
+    ),
+    "supply_refused_usd": ("supply", "supply for the rate the supply caps stopped so far, USD"),
+    "loop_bought_usd": (
+        "loop",
+        "collateral loops bought through the venues so far, USD at the market before each trade",
+    ),
+    "loop_slippage_usd": (
+        "loop",
+        "what the venues took from loops above the market value of what they gave, USD",
+    ),
+    "debt_ceiling_stopped_usd": (
+        "isolation",
+        "new borrows of accounts in isolation mode the debt ceilings stopped so far, USD at the prices of their step",
+    ),
+    "isolation_refused_usd": (
+        "isolation",
+        "new borrows refused to accounts in isolation mode (reserve not borrowable in isolation) so far, USD",
+    ),
 }
 
 
@@ -796,7 +950,19 @@ def _users_on(name: str, agents: Any) -> tuple[str, ...]:
             out.append(kind)
             if kind == "borrowers" and getattr(spec, "borrow_above_health_factor", None) is not None:
                 out.append("borrowing")
+                if getattr(spec, "loop", False):
+                    out.append("loop")
+            if kind == "lenders" and getattr(spec, "supply_elasticity", None) is not None:
+                out.append("supply")
     return tuple(out)
+
+
+def _supply_and_loop_figures(u: UserFlows) -> dict[str, np.ndarray]:
+    """Supply for the rate and loops through the venues (zeros before either acted)."""
+    z = np.zeros(u.topped_up_usd.shape)
+    pick = lambda a: z.copy() if a is None else a.copy()  # noqa: E731
+    return {"supplied_usd": pick(u.supplied_usd), "supply_refused_usd": pick(u.supply_refused_usd),
+            "loop_bought_usd": pick(u.loop_bought_usd), "loop_slippage_usd": pick(u.loop_slippage_usd)}  # fmt: skip
 
 
 def _added(state: LendingState) -> np.ndarray | float:

@@ -441,6 +441,25 @@ class LiquityModel(ProtocolModel):
             self._redeem(a, inputs, quotes, float(inputs.time), flows, act & (liq.slots > 0))
         return flows
 
+    # ----- policy controls (firesale.policies) --------------------------------------------------------------------
+    @classmethod
+    def controls(cls, spec: Any) -> dict[str, str]:
+        # Liquity v1 is immutable (no admin: no pause, no parameter a vote could change); a backstop is the one
+        # mitigation from outside, LUSD deposited in the Stability Pool.
+        return {"reserve_usd": "LUSD a backstop deposits in the Stability Pool (1 LUSD a USD)"}
+
+    def add_reserves(self, state: ProtocolState, usd: np.ndarray) -> None:
+        """Deposit ``usd`` of LUSD in the Stability Pool (``StabilityPool.provideToSP``), bought at the peg from
+        holders outside the pool (ASSUMPTION: 1 LUSD per USD), at most the LUSD in circulation not already in it
+        (the troves' debt less their 200 LUSD gas reserves, which the gas pool holds). Later liquidations are
+        offset against it before any debt is redistributed, and the backstop earns their collateral as any
+        depositor does (``sp_coll``)."""
+        a = state.arrays
+        circulating = np.where(a["open"], a["debt"] - GAS_COMPENSATION, 0.0).sum(axis=1)
+        a["sp_lusd"] += np.clip(
+            np.asarray(usd, dtype=float), 0.0, np.maximum(circulating - a["sp_lusd"], 0.0)
+        )
+
     def account(self, state: ProtocolState, market: np.ndarray, by_asset: bool = False) -> Accounts:
         """Books at market prices: bad debt is the system's debt beyond its collateral (TCR below 100 %)."""
         a = state.arrays

@@ -49,6 +49,16 @@ mined (auction-keeper ``main.py`` @db35435 replaces a pending bid only when the 
 model without ``gasPrice`` leaves the price to the node, pymaker ``DefaultGasPrice``). The zero bidder sends at
 ``zero_bidder_gas_gwei`` (None: whatever the market asks, it always lands). Deals are not gated.
 
+Block space priced by gas (``[agents.block_space]``, :meth:`MakerModel._room`). When the engine gives the step's
+mined gas price quantiles (``liquidators.gas_quantiles``), a keeper transaction at price ``g`` is mined while the
+step still has room for it at ``g``: miners fill blocks by price, so it can take the step's mined gas priced below
+``g`` (:meth:`firesale.protocols.base.LiquidatorCapacity.block_slots`); the liquidators' ``slots`` are the room at
+the market price less what the step used, so the room at ``g`` is ``slots + block_slots(g) - block_slots(market)``.
+This replaces the "at least the market price" rule (``always`` keeps the market price's room). Under ``node`` the
+price is the previous step's lowest quantile: go-ethereum's oracle (1.9 series, ``eth/gasprice/gasprice.go``:
+``getBlockPrices`` takes each block's lowest price, ``SuggestPrice`` their 60th percentile over 20 blocks, defaults in
+``eth/config.go``) is a low-tail statistic the quantiles do not resolve (ASSUMPTION).
+
 The Vow as in dss ``vow.sol``. Stability fees (``duty``), bids and takes add to its surplus (``joy``). A bite/bark
 grabs the auction's debt ``due = dart * rate`` to the Vow (``Awe``) and queues it in ``sin`` at its time (``fess``);
 keeper incentives are minted by ``vat.suck`` and add to ``Awe`` at once. Each round queued debt older than
@@ -543,6 +553,8 @@ class MakerModel(ProtocolModel):
             "surplus": np.full(n_paths, self.spec.surplus_dai),
             "awe": np.zeros(n_paths), "sin_q": np.zeros((n_paths, 0)), "sin_t": np.zeros((n_paths, 0)),
             "deficit": np.zeros(n_paths), "flopped": np.zeros(n_paths), "mkr_minted": np.zeros(n_paths),
+            # policy controls (firesale.policies): a factor on each ilk's mat, the liquidation pause's floor
+            "mat_factor": np.ones((n_paths, n_i)), "pause_floor": np.ones(n_paths), "backstop_dai": np.zeros(n_paths),
             "uncovered": np.zeros(n_paths),
             "psm_left": np.full(n_paths, self.spec.psm.line if self.spec.psm is not None else 0.0),
             "psm_minted": np.zeros(n_paths), "incentives": np.zeros(n_paths),
@@ -610,11 +622,19 @@ class MakerModel(ProtocolModel):
 
     # -- keepers' gas --
     def _gas_market(self, a: dict[str, np.ndarray], liq: Any, t: float) -> None:
-        """Remember the market gas price of this step and of the step before (the node's suggestion)."""
+        """Remember the market gas price of this step and of the step before (the node's suggestion).
+
+        With a gas price distribution (``[agents.block_space]``) the price remembered is the step's lowest given
+        quantile: go-ethereum's oracle suggests the 60th percentile of the *lowest* price of each of the last 20
+        blocks (eth/gasprice/gasprice.go of the 1.9 series, getBlockPrices / SuggestPrice; eth/config.go GPO
+        Blocks 20, Percentile 60), a low-tail statistic of the mined prices that the replayed quantiles do not
+        resolve; their lowest quantile is the nearest they give (ASSUMPTION, most likely above the node's figure).
+        """
         g = getattr(liq, "gas_gwei", None)
         if g is None:
             return
-        g = np.asarray(g, dtype=float)
+        q = getattr(liq, "gas_quantiles", None)
+        g = np.asarray(g if q is None else q[:, 0], dtype=float)
         new = ~(a["gas_t"] == t)
         a["gas_prev"] = np.where(new, np.where(np.isnan(a["gas_now"]), g, a["gas_now"]), a["gas_prev"])
         a["gas_now"] = np.where(new, g, a["gas_now"])
@@ -635,6 +655,47 @@ class MakerModel(ProtocolModel):
         """Whether a transaction at ``gwei`` is included this step: at least the step's market gas price."""
         market = np.where(np.isnan(a["gas_now"]), 0.0, a["gas_now"])
         return gwei >= market
+
+    def _priced(self, liq: Any) -> bool:
+        """Whether keepers' transactions are priced against the step's gas price distribution (block space)."""
+        return self.spec.keepers.gas_strategy != "always" and getattr(liq, "gas_quantiles", None) is not None
+
+    def _room(self, a: dict[str, np.ndarray], liq: Any, gwei: np.ndarray) -> np.ndarray:
+        """Keeper transactions at ``gwei`` that still fit in the step, per path (int64).
+
+        Without a gas price distribution: the step's block space left (``liq.slots``) if ``gwei`` is at least the
+        market price, else 0. With one (``[agents.block_space]``): miners fill blocks by price, so a transaction at
+        ``gwei`` can take the step's mined gas priced below it, ``liq.block_slots(gwei)``; ``liq.slots`` is that at
+        the market price less what the step has used, so the room at ``gwei`` is ``liq.slots +
+        block_slots(gwei) - block_slots(market)`` (a price above the market's buys more room, one below it less).
+        """
+        if not self._priced(liq):
+            return np.where(self._lands(a, gwei), liq.slots, 0)
+        return liq.slots + self._block_slots(liq, gwei) - self._block_slots(liq, liq.gas_gwei)
+
+    def _block_slots(self, liq: Any, gwei: np.ndarray) -> np.ndarray:
+        """``liq.block_slots(gwei)``, remembered for the step's capacity object (the same few prices are asked
+        for every auction slot and round)."""
+        cache: tuple[Any, dict[bytes, np.ndarray]] | None = getattr(self, "_bs_cache", None)
+        if cache is None or cache[0] is not liq:
+            cache = (liq, {})
+            self._bs_cache = cache
+        g = np.ascontiguousarray(np.broadcast_to(np.asarray(gwei, dtype=float), liq.slots.shape))
+        key = g.tobytes()
+        if key not in cache[1]:
+            cache[1][key] = liq.block_slots(g)
+        return cache[1][key]
+
+    def _slots_ok(self, liq: Any) -> np.ndarray | bool:
+        """Block space as a precondition of a keeper's decision: left at all (without a distribution; with one,
+        whether a transaction fits depends on its price and is judged by :meth:`_room` when it is sent)."""
+        return True if self._priced(liq) else liq.slots > 0
+
+    def _zero_lands(self, a: dict[str, np.ndarray], liq: Any, gwei: np.ndarray) -> np.ndarray:
+        """Whether the zero bidder's bid at ``gwei`` is mined (it takes no keeper block space, see the docs)."""
+        if getattr(liq, "gas_quantiles", None) is None:
+            return self._lands(a, gwei)
+        return self._block_slots(liq, gwei) > 0
 
     def _pending_gwei(self, a: dict[str, np.ndarray], i: int, s: int, want: np.ndarray) -> np.ndarray:
         """The keepers' gas price on auction slot ``s``: that of their pending bid (auction-keeper raises it only
@@ -676,7 +737,11 @@ class MakerModel(ProtocolModel):
         sl = self.vault_slices[i]
         px = oracle[:, self.ilk_asset[i]]
         rate = a["rate"][:, i]
-        thr = np.where(rate > 0, px / (mat * np.where(rate > 0, rate, 1.0)), np.inf)
+        # a policy's mat and pause (controls below): unsafe at ink * spot < art * rate with spot = px / (mat * f),
+        # and under a pause with floor h only below h, i.e. at mat * f * h (h = 0: no vault is unsafe)
+        mat = mat * a["mat_factor"][:, i] * a["pause_floor"]
+        with np.errstate(divide="ignore"):
+            thr = np.where(rate > 0, px / (mat * np.where(rate > 0, rate, 1.0)), np.inf)
         n_cut = np.searchsorted(self._neg_ratio[i], -thr * (1.0 - 1e-9), side="left")
         lo = a["first_alive"][:, i]
         rows = np.nonzero(act & (px > 0) & (n_cut > lo))[0]
@@ -687,7 +752,7 @@ class MakerModel(ProtocolModel):
         ink = a["ink"][rows[:, None], sl.start + cols]
         art = a["art"][rows[:, None], sl.start + cols]
         # a vault without collateral cannot be bitten (nothing to auction); its debt is bad debt in `account`
-        unsafe = inside & (ink > 0) & (ink * (px[rows] / mat)[:, None] < art * rate[rows, None])
+        unsafe = inside & (ink > 0) & (ink * (px[rows] / mat[rows])[:, None] < art * rate[rows, None])
         waiting = np.maximum(n_cut[rows] - lo[rows] - width, 0)
         return rows, unsafe, cols, waiting
 
@@ -826,8 +891,9 @@ class MakerModel(ProtocolModel):
         rows_u, unsafe, ucols, waiting = self._unsafe(a, i, ilk.mat, inputs.oracle, act, n_s)
         free = self._free_slots(a, i, n_s)[rows_u]
         n_free = (free >= 0).sum(axis=1)
-        kick_ok = self._lands(a, self._keeper_gwei(a))[rows_u] & self._has_dai(a, own_dai)[rows_u]
-        budget = np.where(kick_ok, np.minimum(n_free, np.maximum(liq.slots[rows_u], 0)), 0)
+        room = self._room(a, liq, self._keeper_gwei(a))[rows_u]
+        kick_ok = self._has_dai(a, own_dai)[rows_u]
+        budget = np.where(kick_ok, np.minimum(n_free, np.maximum(room, 0)), 0)
         rank = np.cumsum(unsafe, axis=1)
         bite = unsafe & (rank <= budget[:, None])
         flows.n_unserved[rows_u] += (unsafe & ~bite).sum(axis=1) + waiting
@@ -863,7 +929,7 @@ class MakerModel(ProtocolModel):
             if not np.any(open_):
                 continue
             lot, tab, bid = a["a_lot"][:, i, s], a["a_tab"][:, i, s], a["a_bid"][:, i, s]
-            keeper = open_ & self._seen_ok(a, i, s, t) & (liq.slots > 0)
+            keeper = open_ & self._seen_ok(a, i, s, t) & self._slots_ok(liq)
             value = quotes.proceeds(r, sold_usd[:, r], lot * mkt)
             net = value - liq.gas_usd - liq.min_profit_usd
             cost = self._dai_cost(a, dai_px)
@@ -880,7 +946,7 @@ class MakerModel(ProtocolModel):
                 np.inf,
             )
             dent = keeper & ~tend & (bid >= tab) & (need > 0) & (need * fl.beg <= lot)
-            landed = self._lands(a, self._pending_gwei(a, i, s, tend | dent))
+            landed = self._room(a, liq, self._pending_gwei(a, i, s, tend | dent)) > 0
             tend &= landed
             dent &= landed
             a["a_gas"][:, i, s] = np.where(tend | dent, 0.0, a["a_gas"][:, i, s])
@@ -899,7 +965,7 @@ class MakerModel(ProtocolModel):
                 & (a["a_zseen"][:, i, s] <= t)
             )  # fmt: skip
             if kp.zero_bidder_gas_gwei is not None:
-                zero &= self._lands(a, np.full(zero.shape, kp.zero_bidder_gas_gwei))
+                zero &= self._zero_lands(a, liq, np.full(zero.shape, kp.zero_bidder_gas_gwei))
             a["a_bid"][:, i, s] = np.where(zero, kp.zero_bid_dai, a["a_bid"][:, i, s])
             a["surplus"] += np.where(zero, kp.zero_bid_dai, 0.0)
             a["a_guy"][:, i, s] = np.where(zero, _GUY_ZERO, a["a_guy"][:, i, s])
@@ -922,7 +988,7 @@ class MakerModel(ProtocolModel):
         served = np.zeros(unsafe.shape, dtype=bool)
         k_free = np.zeros(rows_u.shape[0], dtype=np.int64)
         sub = np.arange(rows_u.shape[0])
-        kick_ok = self._lands(a, self._keeper_gwei(a))
+        kick_gwei = self._keeper_gwei(a)
         for k in range(n_s if rows_u.size else 0):
             v = cand[:, k]
             slot = free[sub, np.minimum(k_free, n_s - 1)]
@@ -930,9 +996,8 @@ class MakerModel(ProtocolModel):
                 (v >= 0)
                 & (slot >= 0)
                 & (k_free < n_s)
-                & (liq.slots[rows_u] > 0)
+                & (self._room(a, liq, kick_gwei)[rows_u] > 0)
                 & (feed[rows_u] * cp.buf > 0)
-                & kick_ok[rows_u]
                 & (self._has_dai(a, own_dai)[rows_u] | kp.flash_loans)
             )
             if not np.any(go):
@@ -975,11 +1040,11 @@ class MakerModel(ProtocolModel):
             live = a["a_live"][:, i, s] & act
             if not np.any(live):
                 continue
-            keeper = live & self._seen_ok(a, i, s, t) & (liq.slots > 0)
+            keeper = live & self._seen_ok(a, i, s, t) & self._slots_ok(liq)
             top, tic = a["a_top"][:, i, s], a["a_tic"][:, i, s]
             price = abacus_price(cp.calc, top, t - tic, tau=cp.tau or 0.0, step=cp.step or 1.0, cut=cp.cut)
             done = (t - tic > cp.tail) | (price < cp.cusp * top)
-            redo = keeper & done & (feed * cp.buf > 0) & kick_ok
+            redo = keeper & done & (feed * cp.buf > 0) & (self._room(a, liq, kick_gwei) > 0)
             if np.any(redo):
                 lot, tab = a["a_lot"][:, i, s], a["a_tab"][:, i, s]
                 a["a_top"][:, i, s] = np.where(redo, feed * cp.buf, top)
@@ -995,7 +1060,7 @@ class MakerModel(ProtocolModel):
                 flows.n_actions += redo
                 price = np.where(redo, a["a_top"][:, i, s], price)
                 done = done & ~redo
-            keeper &= ~done & (liq.slots > 0)
+            keeper &= ~done & self._slots_ok(liq)
             lot, tab = a["a_lot"][:, i, s], a["a_tab"][:, i, s]
             cap = self._budget(a, liq, dai_px, own_dai)
             cost = self._dai_cost(a, dai_px)
@@ -1008,7 +1073,7 @@ class MakerModel(ProtocolModel):
             ok, bought, owe = take_amounts(lot, tab, price, amt, chost)
             gain = quotes.proceeds(r, sold_usd[:, r], bought * mkt)
             ok &= keeper & (bought > 0) & (gain - owe * cost - liq.gas_usd >= liq.min_profit_usd)
-            ok &= self._lands(a, self._pending_gwei(a, i, s, ok))
+            ok &= self._room(a, liq, self._pending_gwei(a, i, s, ok)) > 0
             a["a_gas"][:, i, s] = np.where(ok, 0.0, a["a_gas"][:, i, s])
             if not np.any(ok):
                 continue
@@ -1084,6 +1149,61 @@ class MakerModel(ProtocolModel):
         d = self._realised(a)
         a["uncovered"] = d
         a["deficit"] = a["flopped"] + d
+
+    # ----- policy controls (firesale.policies) --------------------------------------------------------------------
+    @classmethod
+    def controls(cls, spec: Any) -> dict[str, str]:
+        out = {
+            "pause_liquidations": "no new bites (FlipperMom denies the Cat on the Flipper) or barks (ClipperMom's "
+            "breaker at level 1); running auctions go on",
+            "reserve_usd": "DAI added to the Vow's surplus (a backstop), 1 DAI a USD",
+        }
+        for name in spec.ilks:
+            out[f"ilks.{name}.mat"] = f"{name}'s liquidation ratio (the Spotter's mat)"
+        return out
+
+    def pause_liquidations(
+        self, state: ProtocolState, paused: np.ndarray, below_health_factor: float = 0.0
+    ) -> None:  # type: ignore[override]
+        """From now on no auction is started where ``paused``, except of vaults whose collateral ratio over
+        ``mat`` (their health factor) is below ``below_health_factor``. Maker's emergency switches: in 2020
+        ``FlipperMom.deny(flip)`` takes the Cat's right to ``kick`` the Flipper, so every ``bite`` reverts
+        (makerdao/flipper-mom ``src/FlipperMom.sol``; the "DEFCON" spells used it); in Liquidations 2.0
+        ``ClipperMom.setBreaker`` sets the Clipper's ``stopped`` to 1, where ``kick`` reverts and ``take`` and
+        ``redo`` go on (makerdao/dss ``src/clip.sol``, makerdao/clipper-mom). Auctions already running continue."""
+        state.arrays["pause_floor"][:] = np.where(paused, float(below_health_factor), 1.0)
+
+    def scale_parameter(self, state: ProtocolState, name: str, factor: np.ndarray) -> None:  # type: ignore[override]
+        """``ilks.<ilk>.mat``: the ilk's liquidation ratio times ``factor`` (governance's ``spotter.file(ilk,
+        "mat", ...)`` then ``poke``); the vaults' safety, ``ink * spot >= art * rate``, is judged with it."""
+        ilk, _, kind = name.removeprefix("ilks.").rpartition(".")
+        if not name.startswith("ilks.") or kind != "mat" or ilk not in self.ilk_names:
+            return super().scale_parameter(state, name, factor)
+        state.arrays["mat_factor"][:, self.ilk_names.index(ilk)] = factor
+
+    def add_reserves(self, state: ProtocolState, usd: np.ndarray) -> None:  # type: ignore[override]
+        """Add ``usd`` of DAI to the Vow's surplus (``joy``): it heals bad debt before Flop mints MKR
+        (``Vow.heal``), so a backstop shrinks the deficit and the MKR minted. Booked in ``backstop_dai``."""
+        a = state.arrays
+        a["surplus"] += usd
+        a["backstop_dai"] += usd
+
+    def frozen_by_pause(self, state: ProtocolState, oracle: np.ndarray) -> np.ndarray:
+        """Vaults unsafe at ``oracle`` under the ratios in force that the pause keeps from auction (their health
+        factor at or above its floor), per path (int64; 0 where no pause holds); changes nothing."""
+        a = state.arrays
+        out = np.zeros(a["ink"].shape[0], dtype=np.int64)
+        paths = np.flatnonzero(a["pause_floor"] < 1.0)
+        for i, sl in enumerate(self.vault_slices):
+            if paths.size == 0:
+                break
+            px = oracle[paths, self.ilk_asset[i]][:, None]
+            ink, debt = a["ink"][paths, sl], a["art"][paths, sl] * a["rate"][paths, i][:, None]
+            mat = self.spec.ilks[self.ilk_names[i]].mat * a["mat_factor"][paths, i][:, None]
+            unsafe = (ink > 0) & (ink * px / mat < debt)
+            still = unsafe & (ink * px / mat < debt * a["pause_floor"][paths][:, None])
+            out[paths] += (unsafe & ~still).sum(axis=1)
+        return out
 
     @staticmethod
     def _live_claim(a: dict[str, np.ndarray]) -> np.ndarray:

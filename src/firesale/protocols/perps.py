@@ -399,10 +399,10 @@ class PerpState(ProtocolState):
 
 _LEDGERS = ("insurance", "vault_cash", "realised", "slippage", "funding_in", "socialised", "fees", "adl_notional",
             "adl_transfer", "next_funding", "last_time", "insurance_paid", "exhausted", "vault_peak",
-            "vault_mdd", "withdrawn", "band_dt", "band_time")  # fmt: skip
+            "vault_mdd", "withdrawn", "band_dt", "band_time", "backstop_in")  # fmt: skip
 _COUNTS = ("n_funding", "n_rounds", "n_liquidated", "unserved_now")
 _PER_MARKET = ("vault_pos", "vault_cost", "premium", "basis", "f_last", "vault_taken", "band_ref",
-               "band_last")  # fmt: skip
+               "band_last", "mm_scale")  # fmt: skip
 _ROUND_KEYS = ("cash", "size", "iso", "used", "insurance", "vault_cash", "vault_pos", "vault_cost", "vault_taken",
                "realised", "slippage", "socialised", "fees", "adl_notional", "adl_transfer", "path_key", "n_rounds",
                "unserved_now", "insurance_paid", "exhausted")  # fmt: skip
@@ -504,6 +504,8 @@ class PerpVenue(ProtocolModel):
         self._initial_cash = float(self.cash0.sum() + self.iso0.sum() + self.insurance0 + self.vault_capital)
         # the fused kernels sum markets in NumPy's pairwise order, emulated up to its 128-term block
         self.kernel = kernel if self.n_markets <= 128 else "numpy"
+        #: the markets' scenario names (``markets.<name>``), as policies name them; their index assets by default
+        self.market_names = tuple(index_assets)
 
     # construction
     @classmethod
@@ -615,7 +617,7 @@ class PerpVenue(ProtocolModel):
             partial_fraction=spec.partial_fraction, vault=spec.vault.enabled, adl_rule=spec.adl_rule,
             funding_interval=spec.funding_interval_s,
         )  # fmt: skip
-        return cls(
+        venue = cls(
             name=spec.name, params=params, index_assets=tuple(m.index for m in mks),
             oracles=tuple(m.oracle for m in mks), settlement=spec.settlement,
             settlement_oracle=spec.settlement_oracle or "", venues=tuple(tuple(m.venues) for m in mks), cash=cash,
@@ -624,6 +626,8 @@ class PerpVenue(ProtocolModel):
             token=spec.vault.token, spot_hedge_ratio=spec.vault.spot_hedge_ratio, seed=spec.seed,
             withdraws=withdraws, index0=index0, kernel=kernel, position_tokens=position_tokens,
         )  # fmt: skip
+        venue.market_names = tuple(spec.markets)
+        return venue
 
     # ----- the contract ---------------------------------------------------------------------------------------------
     def init_state(self, n_paths: int, rng: np.random.Generator | None = None) -> PerpState:
@@ -652,6 +656,7 @@ class PerpVenue(ProtocolModel):
             a[k] = np.zeros((p, m))
         a["premium"][:] = self.premium0
         a["basis"][:] = self.premium0
+        a["mm_scale"][:] = 1.0  # a policy's factor on each market's maintenance margin (scale_parameter)
         a["band_ref"][:] = np.nan
         a["band_last"][:] = np.nan if self.index0 is None else self.index0
         a["band_time"][:] = np.nan if self.index0 is None else 0.0
@@ -792,15 +797,16 @@ class PerpVenue(ProtocolModel):
         """The NumPy reference: every bucket of every path, a superset screen first."""
         notional = np.abs(a["size"]) * mark[:, None, :]
         cross_e, iso_e = self._equities(a, mark)
-        # a maintenance margin never exceeds notional times the market's highest rate
-        ub = notional * self._mmr_max
+        # a maintenance margin never exceeds notional times the market's highest rate (times a policy's factor)
+        scale = a["mm_scale"][:, None, :]
+        ub = notional * (self._mmr_max * scale)
         cand = (cross_e < np.where(self.cross, ub, 0.0).sum(axis=2) * (1.0 + 1e-9)).any(axis=1)
         cand |= (self.isolated & (iso_e < ub * (1.0 + 1e-9))).any(axis=(1, 2))
         if not cand.any():
             return None
         cr = np.flatnonzero(cand)
         notional, cross_e, iso_e = notional[cr], cross_e[cr], iso_e[cr]
-        mm = self.maintenance(notional)
+        mm = self.maintenance(notional) * scale[cr]
         c_not = np.where(self.cross, notional, 0.0).sum(axis=2)
         c_mm = np.where(self.cross, mm, 0.0).sum(axis=2)
         liq_c = (c_not > 0.0) & (cross_e < c_mm)
@@ -826,7 +832,8 @@ class PerpVenue(ProtocolModel):
         n_liq = np.empty(n_p, dtype=np.int64)
         _kernels.screen(
             a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark), self._floors,
-            self._mmr, self._amount, self._mmr_max, a["screen_mark"], a["screen_ratio"], a["screen_lowest"],
+            self._mmr, self._amount, self._mmr_max, a["mm_scale"], a["screen_mark"], a["screen_ratio"],
+            a["screen_lowest"],
             a["screen_dirty"],
             not self.withdraws.any(), liq_c, liq_i, liq_t, n_liq, a["screen_skipped"],
         )  # fmt: skip
@@ -1252,6 +1259,40 @@ class PerpVenue(ProtocolModel):
             "withdrawers_pnl_usd": self._withdrawers_pnl(state, market),
         }
 
+    # ----- policy controls (firesale.policies) --------------------------------------------------------------------
+    @classmethod
+    def controls(cls, spec: Any) -> dict[str, str]:
+        out = {
+            "reserve_usd": "capital added to the insurance fund, USD (a backstop ahead of ADL and socialised loss)"
+        }
+        for name in spec.markets:
+            out[f"markets.{name}.maintenance_margin"] = (
+                f"{name}'s maintenance margin: every tier's rate and maintenance amount scaled alike"
+            )
+        return out
+
+    def scale_parameter(self, state: PerpState, name: str, factor: np.ndarray) -> None:  # type: ignore[override]
+        """Scale a market's maintenance margin: tier rates ``mmr_k`` and maintenance amounts ``cum_k`` (Binance's
+        ``maintMarginRatio`` and ``cum``, :mod:`firesale.mechanics.perps`) both by ``factor``, so the margin of
+        every notional is ``factor`` times the venue's, continuous across tiers as before (dynamic margin). The
+        initial margin and the liquidation's partial fraction are left alone."""
+        market, _, kind = name.removeprefix("markets.").rpartition(".")
+        if not name.startswith("markets.") or kind != "maintenance_margin" or market not in self.market_names:
+            return super().scale_parameter(state, name, factor)
+        scale = state["mm_scale"]
+        m = self.market_names.index(market)
+        factor = np.broadcast_to(np.asarray(factor, dtype=float), scale[:, m].shape)
+        a = state.arrays
+        a["screen_dirty"] |= scale[:, m] != factor  # the kernels' bound was taken at the old margin
+        scale[:, m] = factor
+
+    def add_reserves(self, state: PerpState, usd: np.ndarray) -> None:  # type: ignore[override]
+        """Add ``usd`` to the insurance fund: it pays bankrupt positions' losses before ADL (the waterfall of
+        :mod:`firesale.mechanics.perps`), booked in ``backstop_in`` so the cash ledger still balances."""
+        usd, a = np.asarray(usd, dtype=float), state.arrays
+        a["insurance"] += usd
+        a["backstop_in"] += usd
+
     def _withdrawers_pnl(self, state: PerpState, market: np.ndarray) -> np.ndarray:
         w = self.withdraws
         if not w.any():
@@ -1267,7 +1308,7 @@ class PerpVenue(ProtocolModel):
         problems = []
         held = a["cash"].sum(axis=1) + a["iso"].sum(axis=(1, 2)) + a["insurance"] + a["vault_cash"]
         gap = (held - self._initial_cash - a["realised"] + a["slippage"] - a["funding_in"] - a["socialised"]
-               + a["withdrawn"])  # fmt: skip
+               + a["withdrawn"] - a["backstop_in"])  # fmt: skip
         scale = 1e-9 * (abs(self._initial_cash) + np.abs(a["realised"]) + np.abs(a["funding_in"]) + 1.0)
         if (np.abs(gap) > scale).any():
             problems.append(f"{self.name}: cash not conserved on {int((np.abs(gap) > scale).sum())} path(s); "

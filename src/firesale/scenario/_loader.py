@@ -286,9 +286,13 @@ def _check_models(scenario: Scenario) -> list[str]:
         out += check_policies(scenario)
     # [agents.borrowers], [agents.lenders], and the reserve keys only they make act (supply_cap, total_supply)
     from firesale.agents.borrowers import check_borrowers
+    from firesale.agents.holders import check_holders
     from firesale.agents.lenders import check_lenders
 
-    out += check_borrowers(scenario) + check_lenders(scenario)
+    out += check_borrowers(scenario) + check_lenders(scenario) + check_holders(scenario)
+    from firesale.protocols.isolation import check_isolation  # debt ceilings against the book, the borrowing
+
+    out += check_isolation(scenario)
     return out
 
 
@@ -592,6 +596,12 @@ def _check_gas_data(spec: Any, base_dir: Path, source: str) -> list[str]:
         return [
             f"{source}: agents.gas_column: must be a column of {ag.gas_series} ({len(frame.columns)} price "
             f"columns), got {ag.gas_column!r}"
+        ]
+    if ag.block_space is not None:
+        return [
+            f"{source}: agents.block_space.quantiles.{k}: must be a column of {ag.gas_series}, got {c!r}"
+            for k, c in ag.block_space.quantiles.items()
+            if c not in frame.columns
         ]
     return []
 

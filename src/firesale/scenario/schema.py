@@ -15,6 +15,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator, model_validator
 
 from firesale.agents.borrowers import BorrowersSpec
+from firesale.agents.holders import HoldersSpec
 from firesale.agents.lenders import LendersSpec
 from firesale.agents.searchers import SearchersSpec
 from firesale.liquidity._cryptoswap_spec import CryptoSwapSpec
@@ -392,12 +393,57 @@ class ReserveSpec(_Spec):
     supply_cap: NonNegative | None = Field(
         default=None,
         description="Largest supply, token units (0: no cap, as Aave's supplyCap): binds on borrowers' top-ups "
-        "([agents.borrowers] with action = 'top_up'; refused otherwise); needs total_supply.",
+        "([agents.borrowers] with action = 'top_up'), loops (loop = true) and lenders who supply for the rate "
+        "([agents.lenders] supply_elasticity); refused otherwise; needs total_supply.",
     )
     borrow_cap: NonNegative | None = Field(
         default=None,
         description="Largest total debt, token units (0: no cap, as Aave's borrowCap): binds on borrowers' new "
         "borrows ([agents.borrowers] with borrow_above_health_factor; refused otherwise).",
+    )
+    # Interest rates (Aave v3 DefaultReserveInterestRateStrategyV2; firesale.mechanics.aave_rates): read only by
+    # lenders who supply for the rate ([agents.lenders] supply_elasticity), refused otherwise (firesale.agents.lenders).
+    optimal_usage_ratio: Annotated[float, Field(ge=0.01, le=0.99, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Aave optimalUsageRatio: the kink of the borrow-rate curve, in [0.01, 0.99] as the strategy's "
+        "MIN/MAX_OPTIMAL_POINT; with the base rate and the two slopes, the reserve's supply rate.",
+    )
+    base_variable_borrow_rate: NonNegative | None = Field(
+        default=None,
+        description="Aave baseVariableBorrowRate: the borrow rate at zero usage, per year (0.01 is 1 %).",
+    )
+    variable_rate_slope1: NonNegative | None = Field(
+        default=None,
+        description="Aave variableRateSlope1: the rate added from zero to optimal usage, per year.",
+    )
+    variable_rate_slope2: NonNegative | None = Field(
+        default=None,
+        description="Aave variableRateSlope2: the rate added from optimal to full usage, per year.",
+    )
+    reserve_factor: Fraction | None = Field(
+        default=None,
+        description="Aave reserveFactor: the treasury's share of interest (supply rate = borrow rate x usage x "
+        "(1 - reserve_factor)); default 0; needs the rate parameters.",
+    )
+    # Aave v3 isolation mode (firesale.protocols.isolation); checked against the book by check_isolation
+    debt_ceiling: Annotated[float, Field(ge=0, le=10_995_116_277.75, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Aave v3 isolation mode: this reserve is an isolated asset with this debt ceiling, in dollars "
+        "with 2 decimals (ReserveConfiguration debtCeiling / 100; absent: not isolated). Accounts whose only "
+        "collateral it is borrow only borrowable_in_isolation reserves, and only while the isolated debt against "
+        "it stays within the ceiling; binds on borrowers' new borrows ([agents.borrowers] with "
+        "borrow_above_health_factor; refused otherwise).",
+    )
+    borrowable_in_isolation: bool | None = Field(
+        default=None,
+        description="Aave v3: accounts in isolation mode may borrow this reserve (default false, Aave's); needs a "
+        "debt_ceiling on some reserve of the market.",
+    )
+    isolation_mode_total_debt: NonNegative | None = Field(
+        default=None,
+        description="Isolated debt against this reserve at the start, dollars with 2 decimals (the pool's "
+        "isolationModeTotalDebt / 100); default: the book's debt of the accounts isolated on it. Needs "
+        "debt_ceiling.",
     )
 
     @property
@@ -406,6 +452,20 @@ class ReserveSpec(_Spec):
         (compound_v2) if given, else ``liquidation_protocol_fee`` of the bonus (Aave); the market type decides
         which of the two the file may hold."""
         return self.seize_share if self.seize_share is not None else self.liquidation_protocol_fee
+
+    @property
+    def rate_keys(self) -> dict[str, float]:
+        """The interest-rate keys given in the file (empty when the reserve has no rate curve)."""
+        keys = ("optimal_usage_ratio", "base_variable_borrow_rate", "variable_rate_slope1", "variable_rate_slope2",
+                "reserve_factor")  # fmt: skip
+        return {k: getattr(self, k) for k in keys if getattr(self, k) is not None}
+
+    @model_validator(mode="after")
+    def _rates(self) -> ReserveSpec:
+        from firesale.agents.lenders import check_rate_curve
+
+        check_rate_curve(self)
+        return self
 
     @model_validator(mode="after")
     def _thresholds(self) -> ReserveSpec:
@@ -627,6 +687,37 @@ class AttackSpec(_Spec):
     duration: Positive
 
 
+class BlockSpaceSpec(_Spec):
+    """``[agents.block_space]``: liquidators' block space from the replayed gas price distribution.
+
+    Each step's blocks hold ``gas_limit * dt / block_time`` gas. Miners fill blocks by gas price, so a transaction
+    at price ``g`` can take the gas that was mined at prices below ``g``: the step's block space at ``g`` is the
+    share of its mined transactions priced below ``g`` (from the ``quantiles`` columns of ``gas_series``, piecewise
+    linear in the price through (0, 0); ASSUMPTION: gas shares follow transaction shares) times the step's gas,
+    over ``gas_per_liquidation`` (firesale.agents.liquidators, LiquidatorCapacity.block_slots). It replaces
+    ``max_liquidations_per_step``.
+    """
+
+    gas_limit: Positive = Field(description="Block gas limit.")
+    block_time: Positive = Field(description="Seconds per block.")
+    quantiles: dict[str, str] = Field(
+        min_length=1,
+        description="Share in percent of the step's mined transactions (e.g. '30') -> column of gas_series with "
+        "the gas price (gwei) below which that share was priced; increasing shares, at most 100.",
+    )
+
+    @field_validator("quantiles")
+    @classmethod
+    def _levels(cls, v: dict[str, str]) -> dict[str, str]:
+        try:
+            levels = [float(k) for k in v]
+        except ValueError as exc:
+            raise ValueError(f"keys must be percentages such as '30', got {list(v)}") from exc
+        if any(not 0 < x <= 100 for x in levels) or levels != sorted(set(levels)):
+            raise ValueError(f"keys must be increasing percentages in (0, 100], got {list(v)}")
+        return v
+
+
 class AgentsSpec(_Spec):
     """Liquidators and arbitrageurs, limited by capital, gas, block space and profit."""
 
@@ -660,10 +751,34 @@ class AgentsSpec(_Spec):
     lenders: LendersSpec | None = Field(
         default=None, description="Lenders who run on a global-games cutoff (firesale.agents.lenders)."
     )
+    holders: HoldersSpec | None = Field(
+        default=None,
+        description="Token holders outside every protocol who sell on a global-games cutoff (firesale.agents.holders).",
+    )
     searchers: SearchersSpec | None = Field(
         default=None,
         description="Searchers who compete for each liquidation in a priority-fee auction (firesale.agents.searchers).",
     )
+    block_space: BlockSpaceSpec | None = Field(
+        default=None,
+        description="Block space from the replayed gas price distribution instead of max_liquidations_per_step.",
+    )
+
+    @model_validator(mode="after")
+    def _block_space(self) -> AgentsSpec:
+        if self.block_space is None:
+            return self
+        refuse(dict.fromkeys(self.given("max_liquidations_per_step"), self.max_liquidations_per_step),
+               "is not read with agents.block_space (block space comes from the gas price distribution); remove "
+               "it")  # fmt: skip
+        if self.gas_series is None:
+            refuse(
+                {"gas_series": None},
+                "is required by agents.block_space (it reads the series' quantile columns)",
+            )
+        if self.gas_per_liquidation == 0:
+            refuse({"gas_per_liquidation": 0}, "must be positive with agents.block_space")
+        return self
 
 
 class ScenarioSpec(_Spec):

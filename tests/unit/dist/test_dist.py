@@ -8,7 +8,8 @@ import pytest
 
 import firesale
 from firesale.dist import connect, dask_client, run_simulation
-from firesale.dist._runner import chunk_ranges
+from firesale.dist._cluster import LOCAL_CLUSTER_CONFIG
+from firesale.dist._runner import MAX_CHUNK_BLOCKS, Timeline, _default_n_chunks, chunk_ranges, plan_chunks
 from firesale.exceptions import ParameterError, StoreError
 from firesale.scenario import parse_scenario
 from firesale.store import RunStore
@@ -100,8 +101,48 @@ def test_chunk_ranges_split_runs_of_consecutive_blocks() -> None:
     assert chunk_ranges([], 4) == []
 
 
-@pytest.mark.parametrize("chunk_blocks", [1, 2, 16])
-def test_in_process_chunks_equal_simulate(toy, reference, chunk_blocks: int) -> None:
+def test_plan_chunks_splits_blocks_into_near_equal_groups_in_order() -> None:
+    assert plan_chunks(range(8), 2) == [range(0, 4), range(4, 8)]
+    assert plan_chunks(range(9), 2) == [range(0, 5), range(5, 9)]  # the larger group first
+    assert plan_chunks(range(10), 4) == [range(0, 3), range(3, 6), range(6, 8), range(8, 10)]
+    # After a resume the missing blocks need not be consecutive: a group is cut where they are not.
+    assert plan_chunks([0, 1, 4, 5, 6, 9], 2) == [range(0, 2), range(4, 5), range(5, 7), range(9, 10)]
+    assert plan_chunks(range(3), 5) == [range(0, 1), range(1, 2), range(2, 3)]  # never an empty task
+    assert plan_chunks([], 2) == []
+
+
+def test_default_plan_gives_each_worker_equal_tasks_of_at_most_16_blocks() -> None:
+    assert MAX_CHUNK_BLOCKS == 16
+    assert _default_n_chunks(8, 1, 1) == 1  # the whole job in one task
+    assert _default_n_chunks(8, 2, 1) == 2  # one task of 4 blocks each
+    assert _default_n_chunks(17, 1, 1) == 2  # 17 blocks: two tasks (9 + 8), none above 16
+    assert _default_n_chunks(33, 2, 1) == 4  # 3 by memory, rounded up to 2 per worker
+    assert _default_n_chunks(1, 2, 1) == 1  # one block cannot be shared
+    # A sweep's points share the workers: one task per point when there are enough points to go round.
+    assert _default_n_chunks(8, 2, 20) == 1
+    assert _default_n_chunks(8, 4, 2) == 2
+    assert _default_n_chunks(40, 2, 20) == 3
+
+
+def test_timeline_accounts_for_every_block_once_and_its_idle_split(toy) -> None:
+    timeline = Timeline()
+    run_simulation(toy, n_paths=600, seed=11, chunk_blocks=1, kernel="numpy", timeline=timeline)
+    assert sorted((t.blocks.start, t.blocks.stop) for t in timeline.tasks) == [(0, 1), (1, 2), (2, 3)]
+    assert {t.worker.split("/")[0] for t in timeline.tasks} == {"local"}
+    assert all(
+        timeline.started <= t.start <= t.stop <= t.received <= timeline.finished for t in timeline.tasks
+    )
+    (row,) = timeline.by_worker().to_dict("records")
+    assert (row["tasks"], row["blocks"]) == (3, 3)
+    # Lead-in, busy, gaps and tail add up to the run's wall for the one worker.
+    total = row["lead_in_s"] + row["busy_s"] + row["gaps_s"] + row["tail_s"]
+    assert total == pytest.approx(timeline.wall_s, abs=1e-6)
+    assert set(timeline.phases) == {"load", "handle", "assemble"}
+    assert "3 tasks / 3 blocks" in timeline.describe()
+
+
+@pytest.mark.parametrize("chunk_blocks", [1, 2, 16, None])
+def test_in_process_chunks_equal_simulate(toy, reference, chunk_blocks: int | None) -> None:
     result, run_id = run_simulation(toy, n_paths=600, seed=11, chunk_blocks=chunk_blocks, kernel="numpy")
     assert run_id is None
     _same(result, reference)
@@ -112,13 +153,39 @@ def test_one_and_two_local_dask_workers_are_bit_identical_to_one_process(toy, re
     # Paths differ (and liquidations happen), so a block computed from the wrong stream or put in the wrong place shows.
     assert reference.metrics["min_price_ratio_WETH"].nunique() > 500
     assert reference.metrics["liquidated_usd"].gt(0).sum() > 10
+    keys = list(LOCAL_CLUSTER_CONFIG)
+
+    # Nested, so it is pickled by value for the workers (they cannot import the tests package).
+    def worker_settings() -> tuple[int, str | None, dict[str, object]]:
+        import os
+
+        import dask.config
+        import numba
+
+        return (
+            numba.config.NUMBA_NUM_THREADS,
+            os.environ.get("OMP_NUM_THREADS"),
+            {k: dask.config.get(k) for k in keys},
+        )
+
     for workers in (1, 2):
         with dask_client(workers=workers) as client:
             assert len(client.scheduler_info()["workers"]) == workers
+            settings = client.run(worker_settings)
             result, _ = run_simulation(
                 toy, n_paths=600, seed=11, client=client, chunk_blocks=1, kernel="numpy"
             )
+            timeline = Timeline()
+            planned, _ = run_simulation(
+                toy, n_paths=600, seed=11, client=client, kernel="numpy", timeline=timeline
+            )
         _same(result, reference)
+        _same(planned, reference)
+        # The default plan: 3 blocks in one task on one worker, in two (2 + 1 blocks) on two.
+        expected = [(0, 3)] if workers == 1 else [(0, 2), (2, 3)]
+        assert sorted((t.blocks.start, t.blocks.stop) for t in timeline.tasks) == expected
+        # Single-threaded numba and the lean Dask settings reached every worker process.
+        assert list(settings.values()) == [(1, "1", LOCAL_CLUSTER_CONFIG)] * workers
 
 
 class _Killed(Exception):
@@ -162,6 +229,29 @@ def test_resume_after_a_kill_keeps_completed_blocks_and_matches_an_uninterrupted
         stored.metrics().reset_index(drop=True), reference.metrics.reset_index(drop=True), check_exact=True
     )
     assert BlockLog(store.root, run_id).completed() == []  # the chunk files go once the run is whole
+
+
+def test_resume_with_the_default_plan_runs_the_missing_blocks_as_one_task(tmp_path, toy) -> None:
+    # 1,200 paths: five blocks (the last one 176 paths); killed after blocks 0 and 1 were stored.
+    expected = firesale.simulate(toy, n_paths=1200, seed=5, kernel="numpy")
+    store = RunStore(tmp_path / "runs")
+
+    def die_after_two(point: int, blocks: range) -> None:
+        if blocks.start == 1:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_simulation(
+            toy, n_paths=1200, seed=5, store=store, chunk_blocks=1, kernel="numpy", on_chunk=die_after_two
+        )
+    (run_id,) = store.runs()["id"]
+    chunks: list[range] = []
+    result, _ = run_simulation(
+        toy, store=store, resume=run_id, kernel="numpy", on_chunk=lambda p, b: chunks.append(b)
+    )
+    assert chunks == [range(2, 5)]  # one worker here: the three missing blocks in one task
+    _same(result, expected)
+    assert store.get(run_id).status == "complete"
 
 
 def test_resume_refuses_a_complete_run_and_another_scenario(tmp_path, toy) -> None:

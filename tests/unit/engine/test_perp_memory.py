@@ -4,13 +4,15 @@ PerpVenue.init_state (src/firesale/protocols/perps.py) allocates per path, count
 
 * per (trader, market) cell: ``size`` and ``iso``, two float64: 16 bytes;
 * per trader: cross collateral ``cash`` and the kernels' bound ``screen_ratio``, two float64: 16 bytes;
-* per market: ``used`` (2 float64), the eight per-market arrays (``vault_pos``, ``vault_cost``, ``premium``,
-  ``basis``, ``f_last``, ``vault_taken``, ``band_ref``, ``band_last``) and ``screen_mark``: 11 float64, 88 bytes;
-* per path: ``path_key`` (uint64), 18 float64 ledgers, 4 int64 counts, ``screen_lowest`` (float64), ``screen_dirty``
-  (bool) and ``screen_skipped`` (int64): 8 + 144 + 32 + 8 + 1 + 8 = 201 bytes.
+* per market: ``used`` (2 float64), the nine per-market arrays (``vault_pos``, ``vault_cost``, ``premium``,
+  ``basis``, ``f_last``, ``vault_taken``, ``band_ref``, ``band_last``, a policy's margin factor ``mm_scale``) and
+  ``screen_mark``: 12 float64, 96 bytes;
+* per path: ``path_key`` (uint64), 19 float64 ledgers (``backstop_in`` among them), 4 int64 counts,
+  ``screen_lowest`` (float64), ``screen_dirty`` (bool) and ``screen_skipped`` (int64):
+  8 + 152 + 32 + 8 + 1 + 8 = 209 bytes.
 
-So 3 traders in 2 markets hold 16 x 6 + 16 x 3 + 88 x 2 + 201 = 521 bytes a path, 1 trader in 1 market
-16 + 16 + 88 + 201 = 321. A streamed batch of 256 paths holds that per path plus the round's temporaries per
+So 3 traders in 2 markets hold 16 x 6 + 16 x 3 + 96 x 2 + 209 = 545 bytes a path, 1 trader in 1 market
+16 + 16 + 96 + 209 = 337. A streamed batch of 256 paths holds that per path plus the round's temporaries per
 cell (``_PERP_CELL_TEMP_BYTES``, calibrated with benchmarks/bench_memory.py), on top of what the world without the
 venue needs; the worlds below differ only in the venue's traders and markets (same assets, oracles and recorded
 series), so the estimates differ by exactly that.
@@ -80,11 +82,11 @@ def world(n_traders: int, n_markets: int):  # type: ignore[no-untyped-def]
 
 
 def by_hand(n_traders: int, n_markets: int) -> int:
-    return 16 * n_traders * n_markets + 16 * n_traders + 88 * n_markets + 201
+    return 16 * n_traders * n_markets + 16 * n_traders + 96 * n_markets + 209
 
 
 def test_the_state_count_is_what_init_state_allocates() -> None:
-    assert by_hand(3, 2) == 521 and by_hand(1, 1) == 321
+    assert by_hand(3, 2) == 545 and by_hand(1, 1) == 337
     from firesale.protocols import protocol_type
 
     for n_traders, n_markets in ((1, 1), (3, 2), (5, 2)):
@@ -105,7 +107,7 @@ def test_the_estimate_grows_with_traders_times_markets() -> None:
         cells = n_traders * n_markets - 1
         expected = 256 * (by_hand(n_traders, n_markets) - by_hand(1, 1) + temp * cells)
         assert grown - base == pytest.approx(expected, abs=2)
-    # a second market at 40 traders: 40 cells of 16 bytes of state and `temp` of temporaries, 88 of market state
+    # a second market at 40 traders: 40 cells of 16 bytes of state and `temp` of temporaries, 96 of market state
     two, one = (estimate_memory(world(40, m), 256, keep_paths=False) for m in (2, 1))
-    assert two - one == pytest.approx(256 * (40 * (16 + temp) + 88), abs=2)
+    assert two - one == pytest.approx(256 * (40 * (16 + temp) + 96), abs=2)
     assert temp > 0  # the round's (paths, traders, markets) temporaries come on top of the state

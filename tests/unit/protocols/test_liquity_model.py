@@ -266,3 +266,26 @@ def test_conformance_suite() -> None:
 
     passed = check_protocol_model(make, np.array([2000.0, 1.0]))
     assert "monotone in price" in passed and "batch invariance" in passed
+
+
+def test_a_backstop_deposit_is_offset_before_redistribution() -> None:
+    """The hand case above with an empty pool and a 950 LUSD backstop deposit: A's whole debt is offset, the pool
+    takes all 9.95 ETH of its collateral (10 less the 0.05 ETH gas compensation) and nothing is redistributed.
+    A deposit above the LUSD in circulation outside the pool (2,950 less 3 x 200 gas reserves) stops there."""
+    spec = LiquitySpec.model_validate({
+        "name": "lq", "type": "liquity", "oracle": "eth",
+        "troves": [{"coll": 10, "debt": 950}, {"coll": 20, "debt": 1000}, {"coll": 30, "debt": 1000}],
+    })  # fmt: skip
+    model = LiquityModel.build(spec, None)
+    assert set(model.controls(spec)) == {"reserve_usd"}
+    state = model.init_state(2)
+    model.add_reserves(state, np.array([950.0, 1e6]))
+    a = state.arrays
+    assert a["sp_lusd"].tolist() == pytest.approx([950.0, 2950.0 - 600.0])
+    model.round(state, inputs(2, 100.0))
+    assert a["open"][0].tolist() == [False, True, True]
+    assert a["sp_lusd"][0] == pytest.approx(0.0, abs=1e-9)
+    assert a["sp_coll"][0] == pytest.approx(9.95)
+    assert a["coll"][0, 1:].tolist() == pytest.approx([20.0, 30.0])
+    assert a["debt"][0, 1:].tolist() == pytest.approx([1000.0, 1000.0])
+    assert model.check_conservation(state, {}) == []
