@@ -833,8 +833,7 @@ class PerpVenue(ProtocolModel):
         _kernels.screen(
             a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark), self._floors,
             self._mmr, self._amount, self._mmr_max, a["mm_scale"], a["screen_mark"], a["screen_ratio"],
-            a["screen_lowest"],
-            a["screen_dirty"],
+            a["screen_lowest"], a["screen_dirty"],
             not self.withdraws.any(), liq_c, liq_i, liq_t, n_liq, a["screen_skipped"],
         )  # fmt: skip
         a["n_liquidated"] += n_liq
@@ -1279,10 +1278,9 @@ class PerpVenue(ProtocolModel):
         market, _, kind = name.removeprefix("markets.").rpartition(".")
         if not name.startswith("markets.") or kind != "maintenance_margin" or market not in self.market_names:
             return super().scale_parameter(state, name, factor)
-        scale = state["mm_scale"]
-        m = self.market_names.index(market)
-        factor = np.broadcast_to(np.asarray(factor, dtype=float), scale[:, m].shape)
         a = state.arrays
+        scale, m = a["mm_scale"], self.market_names.index(market)
+        factor = np.broadcast_to(np.asarray(factor, dtype=float), scale[:, m].shape)
         a["screen_dirty"] |= scale[:, m] != factor  # the kernels' bound was taken at the old margin
         scale[:, m] = factor
 
