@@ -222,12 +222,8 @@ class LoopSwap:
     model's asset ``r`` (the borrowed stablecoin) on its asset ``c`` (the collateral) through the venues where
     ``c`` is sold, and returns the ``c`` tokens received per path.
 
-    Routed as the engine routes a sale (:meth:`firesale.liquidity.venues.VenueSet.sell`): in
-    :data:`~firesale.liquidity.venues.SALE_SLICES` slices, each to the venue where ``c`` costs least at that moment:
-    a pool that trades ``r`` against ``c`` (an exact-input swap of ``r``: the pool's own curve, fee included; the
-    marginal cost is the pool's price of ``c`` in ``r`` over ``1 - fee``) or ``c``'s order book (the USD value of
-    the ``r`` spent buys at the book's impacted price, the impact charged on that notional, as
-    :meth:`~firesale.liquidity.venues.VenueSet.buy` charges it). A pool holding ``c`` against another coin is not
+    Routed by :meth:`firesale.liquidity.venues.VenueSet.spend` (slices, each to the pool trading ``r`` against ``c``
+    or the book of ``c`` where ``c`` costs least at that moment). A pool holding ``c`` against another coin is not
     used (ASSUMPTION: one hop, as a flash-loan loop's aggregator route is not modelled). With no such venue, or with
     this protocol's flows absorbed outside the venues (a counterfactual for another protocol with the venue channel
     cut, as ``World._round`` absorbs its sales; or a replay's baseline pass), the purchase is at market and moves
@@ -236,10 +232,7 @@ class LoopSwap:
     """
 
     def __init__(self, world, pi: int, market: np.ndarray) -> None:  # type: ignore[no-untyped-def]
-        from firesale.liquidity.venues import SALE_SLICES, fee_fraction
-
         self.world, self.plan, self.market = world, world.bp.plans[pi], market
-        self.slices, self._fee = SALE_SLICES, fee_fraction
         self.routed = not world.absorb_sales and (
             world.focus is None or pi == world.focus or "venues" in world.channels
         )
@@ -250,38 +243,10 @@ class LoopSwap:
         at_market = amount * np.divide(market[:, ar], market[:, ac], out=np.zeros(amount.shape),
                                        where=market[:, ac] > 0)  # fmt: skip
         ks = [k for k in (self.plan.venues[c] if self.routed else [])
-              if (vs.is_pool(k) and ar in vs.coins[k] and ac in vs.coins[k]) or (not vs.is_pool(k))]  # fmt: skip
+              if not vs.is_pool(k) or (ar in vs.coins[k] and ac in vs.coins[k])]  # fmt: skip
         if not ks or not amount.any():
             return at_market
-        received = np.zeros(amount.shape)
-        chunk = amount / self.slices
-        for _ in range(self.slices):
-            cost = np.stack([self._cost(k, ar, ac) for k in ks], axis=1)  # USD per c token, now
-            best = np.argmin(cost, axis=1)
-            for n, k in enumerate(ks):
-                amt = np.where(best == n, chunk, 0.0)
-                if amt.any():
-                    received += self._fill(k, ar, ac, amt)
-        return received
-
-    def _cost(self, k: int, ar: int, ac: int) -> np.ndarray:
-        vs = self.world.venues
-        kind, venue = vs.venues[k]
-        if kind == "book":
-            return vs.quote(k, ac, self.market, self.world.exo_now)
-        i, j = vs.coins[k].index(ac), vs.coins[k].index(ar)
-        fee = venue.fee_bps_now(vs.states[k]) / 1e4 if hasattr(venue, "fee_bps_now") else self._fee(venue)
-        return venue.price(vs.states[k], i, j) * self.market[:, ar] / (1.0 - fee)
-
-    def _fill(self, k: int, ar: int, ac: int, amt: np.ndarray) -> np.ndarray:
-        vs = self.world.venues
-        kind, venue = vs.venues[k]
-        if kind == "book":
-            usd = amt * self.market[:, ar]
-            factor = venue.trade(vs.book_v[k], vs.book_perm[k], -usd, vs.book_depth(k))
-            exo = self.world.exo_now[:, ac]
-            return np.divide(usd, exo * factor, out=np.zeros(amt.shape), where=exo * factor > 0)
-        return venue.swap(vs.states[k], vs.coins[k].index(ar), vs.coins[k].index(ac), amt)
+        return vs.spend(ar, ac, amount, ks, market, self.world.exo_now)
 
 
 def check_borrowers(scenario) -> list[str]:  # type: ignore[no-untyped-def]

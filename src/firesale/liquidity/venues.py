@@ -271,6 +271,57 @@ class VenueSet:
         factor = book.trade(self.book_v[k], self.book_perm[k], -amount * exo[:, asset], self.book_depth(k))
         return amount * exo[:, asset] * factor
 
+    def spend(
+        self,
+        paid: int,
+        bought: int,
+        amount: np.ndarray,
+        venues: list[int],
+        market: np.ndarray,
+        exo: np.ndarray,
+    ) -> np.ndarray:
+        """Spend ``amount`` (n_paths,) tokens of ``paid`` on ``bought`` through ``venues``; return the tokens received.
+
+        Routed as :meth:`sell` routes a sale: in :data:`SALE_SLICES` slices, each to the venue where ``bought`` costs
+        least at that moment: a pool that trades the two (an exact-input swap of ``paid``: its own curve, fee
+        included; the marginal cost is its price over ``1 - fee``) or ``bought``'s order book (the USD value spent
+        buys at the book's impacted price, the impact charged on that notional as :meth:`buy` charges it). Pools
+        holding ``bought`` against another coin are skipped; the caller checks some venue is left.
+        """
+        ks = [k for k in venues if not self.is_pool(k) or (paid in self.coins[k] and bought in self.coins[k])]
+        received = np.zeros(amount.shape)
+        chunk = amount / SALE_SLICES
+        for _ in range(SALE_SLICES):
+            cost = np.stack(
+                [self._unit_cost(k, paid, bought, market, exo) for k in ks], axis=1
+            )  # USD a token
+            best = np.argmin(cost, axis=1)
+            for n, k in enumerate(ks):
+                amt = np.where(best == n, chunk, 0.0)
+                if amt.any():
+                    received += self._spend_on(k, paid, bought, amt, market, exo)
+        return received
+
+    def _unit_cost(self, k: int, paid: int, bought: int, market: np.ndarray, exo: np.ndarray) -> np.ndarray:
+        kind, venue = self.venues[k]
+        if kind == "book":
+            return self.quote(k, bought, market, exo)
+        i, j = self.coins[k].index(bought), self.coins[k].index(paid)
+        dynamic = hasattr(venue, "fee_bps_now")  # a pool whose fee moves with its balance (Curve CryptoSwap)
+        fee = venue.fee_bps_now(self.states[k]) / 1e4 if dynamic else fee_fraction(venue)
+        return venue.price(self.states[k], i, j) * market[:, paid] / (1.0 - fee)
+
+    def _spend_on(
+        self, k: int, paid: int, bought: int, amt: np.ndarray, market: np.ndarray, exo: np.ndarray
+    ) -> np.ndarray:
+        kind, venue = self.venues[k]
+        if kind == "book":
+            usd = amt * market[:, paid]
+            factor = venue.trade(self.book_v[k], self.book_perm[k], -usd, self.book_depth(k))
+            price = exo[:, bought] * factor
+            return np.divide(usd, price, out=np.zeros(amt.shape), where=price > 0)
+        return venue.swap(self.states[k], self.coins[k].index(paid), self.coins[k].index(bought), amt)
+
     def cost_curves(
         self,
         assets: np.ndarray,

@@ -235,19 +235,15 @@ class LendingMarket(ProtocolModel):
         )
 
     def round(self, state: LendingState, inputs: RoundInputs) -> Flows:  # type: ignore[override]
-        if state.isolation is not None and self.isolation is not None and self.isolation.rows.size:
-            # IsolationModeLogic.updateIsolatedDebt: what liquidators repay of isolated accounts lowers the debt
-            before = state.debt[:, self.isolation.rows]
-            flows = (
-                self._policy_round(state, inputs)
-                if state.policy is not None
-                else self._plain_round(state, inputs)
-            )
-            self.isolation.liquidated(state.isolation, before, state.debt[:, self.isolation.rows])
-            return flows
-        if state.policy is not None:
-            return self._policy_round(state, inputs)
-        return self._plain_round(state, inputs)
+        run = self._policy_round if state.policy is not None else self._plain_round
+        iso = self.isolation
+        if state.isolation is None or iso is None or not iso.rows.size:
+            return run(state, inputs)
+        # IsolationModeLogic.updateIsolatedDebt: what liquidators repay of isolated accounts lowers the debt
+        before = state.debt[:, iso.rows]  # a copy (fancy indexing)
+        flows = run(state, inputs)
+        iso.liquidated(state.isolation, before, state.debt[:, iso.rows])
+        return flows
 
     def _plain_round(self, state: LendingState, inputs: RoundInputs) -> Flows:
         cap = inputs.liquidators
