@@ -5,7 +5,9 @@ scenario. Random streams are keyed by (component, block), so a chunk's paths do 
 exist, where they run or in which order they finish; results are put back in block order, which makes them
 bit-identical to :func:`firesale.simulate` for any worker count and chunking. With a run store, every finished
 chunk is written to the run's folder (:class:`firesale.store._blocks.BlockLog`) before it counts as done, so a run
-killed mid-way resumes with only the missing blocks. A run that :func:`firesale.simulate` would stream (above
+killed mid-way resumes with only the missing blocks. The task that computed a chunk writes it when it sees the
+run's folder (a worker on this machine or on a shared file system), so workers store in parallel while the client
+only folds chunks in; otherwise the client writes it on arrival. A run that :func:`firesale.simulate` would stream (above
 ``KEEP_PATHS_BYTES`` of series) keeps each chunk's series only as per-step summaries, folded in as the chunk arrives.
 Each chunk also returns its per-account summaries (:class:`~firesale.engine._summaries.AccountSummary`: per-block
 statistics), stored with the chunk and merged in block order as chunks arrive, so ``result.accounts`` is
@@ -206,11 +208,18 @@ def _worker_name() -> str:
     return f"{name}/pid{os.getpid()}"
 
 
-def _task(scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str) -> Any:
+def _task(
+    scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str, log: BlockLog | None = None
+) -> Any:
+    """Run one chunk; store it in ``log`` when its folder is visible from here (True in the output if so)."""
     start, cpu = time.time(), time.thread_time()
     accounts: dict[str, AccountSummary] = {}
     frame, arrays = run_blocks(scenario, seed, blocks, n_paths, kernel=kernel, accounts=accounts)
-    return frame, arrays, accounts, (_worker_name(), start, time.time(), time.thread_time() - cpu)
+    # The client made the folder before submitting: a worker that cannot see it is on another file system.
+    stored = log is not None and log.folder.is_dir()
+    if stored:
+        log.save(blocks, frame, arrays, accounts=[a.to_arrays() for a in accounts.values()])  # type: ignore[union-attr]
+    return frame, arrays, accounts, stored, (_worker_name(), start, time.time(), time.thread_time() - cpu)
 
 
 @dataclasses.dataclass
@@ -309,7 +318,7 @@ def _execute(
     if client is None:
         for i, blocks in jobs:
             p = points[i]
-            yield i, blocks, _task(p.scenario, p.seed, blocks, p.n_paths, kernel)
+            yield i, blocks, _task(p.scenario, p.seed, blocks, p.n_paths, kernel, p.log)
         return
     from distributed import as_completed
 
@@ -324,7 +333,7 @@ def _execute(
     for i, blocks in jobs:
         p = points[i]
         key = f"firesale-blocks-{tag}-{i}-{blocks.start}-{blocks.stop}"
-        fut = client.submit(_task, shared[i], p.seed, blocks, p.n_paths, kernel, key=key, pure=False)
+        fut = client.submit(_task, shared[i], p.seed, blocks, p.n_paths, kernel, p.log, key=key, pure=False)
         pending[fut.key] = fut
         where[fut.key] = (i, blocks)
     if timeline is not None:
@@ -365,6 +374,8 @@ def run_points(
     t0 = time.perf_counter()
     for p in points:
         p.load_completed()
+        if p.log is not None:
+            p.log.folder.mkdir(parents=True, exist_ok=True)  # what tells a task it may store its chunk itself
     if timeline is not None:
         timeline.add_phase("load", time.perf_counter() - t0)
     n_workers = 1
@@ -411,10 +422,12 @@ def run_points(
         for i, p in enumerate(points):
             if not p.missing():
                 finish(i)
-        for i, blocks, (frame, arrays, accounts, ran) in _execute(jobs, points, client, kernel, timeline):
+        for i, blocks, (frame, arrays, accounts, stored, ran) in _execute(
+            jobs, points, client, kernel, timeline
+        ):
             received, t_handle = time.time(), time.perf_counter()
             p = points[i]
-            if p.log is not None:
+            if p.log is not None and not stored:
                 p.log.save(blocks, frame, arrays, accounts=[a.to_arrays() for a in accounts.values()])
             p.chunks[blocks.start] = (blocks, frame, p.fold(blocks, arrays))
             p.add_accounts(accounts)

@@ -215,24 +215,25 @@ def _needed_usd(
     return per_path.max(axis=0)
 
 
-@numba.njit(cache=True, nogil=True)
+@numba.njit(parallel=True, cache=True, nogil=True)
 def _needed_usd_kernel(collateral, market, n_below, below):  # fmt: skip
     """:func:`_needed_usd` of the candidates ``below[p, :n_below[p]]``, summed in the same order (so the same
-    floats) without building the index arrays (``np.add.at`` cost most of a round whose candidates do not pay)."""
+    floats) without building the index arrays (``np.add.at`` cost most of a round whose candidates do not pay).
+    Paths in parallel; the maximum over paths, which does not depend on their order, after."""
     n_paths, _, n_res = collateral.shape
-    out = np.zeros(n_res)
-    per = np.zeros(n_res)
-    for p in range(n_paths):
-        if n_below[p] == 0:
-            continue
-        per[:] = 0.0
+    per = np.zeros((n_paths, n_res))
+    for p in numba.prange(n_paths):
         for k in range(n_below[p]):
             a = below[p, k]
             for r in range(n_res):
-                per[r] += collateral[p, a, r] * market[p, r]
+                per[p, r] += collateral[p, a, r] * market[p, r]
+    out = np.zeros(n_res)
+    for p in range(n_paths):
+        if n_below[p] == 0:
+            continue
         for r in range(n_res):
-            if per[r] > out[r]:
-                out[r] = per[r]
+            if per[p, r] > out[r]:
+                out[r] = per[p, r]
     return out
 
 
@@ -367,11 +368,61 @@ def _candidates_kernel(collateral, debt, oracle, lt, active, n_below_out, ref_ra
         n_below_out[p] = n_below
 
 
+@numba.njit(inline="always")
+def _steepest(sizes, curve):  # fmt: skip
+    """The steepest segment of a proceeds curve (NaN if any segment is NaN): no increment of ``x`` USD sold, from
+    any starting point, yields more than ``x`` times it."""
+    best = -np.inf
+    for k in range(sizes.shape[0] - 1):
+        s = (curve[k + 1] - curve[k]) / (sizes[k + 1] - sizes[k])
+        if s != s:
+            return np.nan
+        if s > best:
+            best = s
+    return best
+
+
+@numba.njit(inline="always")
+def _may_pay(collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor, cf_threshold,
+             rules, slope, gas, min_profit, p, a):  # fmt: skip
+    """False only when no (collateral, debt) pair of account ``a`` can pay ``min_profit``: at most the steepest
+    rate of its proceeds curve times what it sells, less its repayment and gas. A repayment cut to the capital left
+    sells less in the same proportion (the seizure is proportional to the repayment), so it cannot pay either.
+    NaN bounds count as paying, so a NaN quote is judged as before."""
+    num = 0.0
+    den = 0.0
+    for r in range(collateral.shape[2]):
+        num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
+        den += debt[p, a, r] * oracle[p, r]
+    hf = num / den
+    for c in range(collateral.shape[2]):
+        if not (lt[a, c] > 0.0 and collateral[p, a, c] > 0.0):
+            continue
+        b = bonus_all[a, c]
+        for d in range(collateral.shape[2]):
+            if not debt[p, a, d] > 0.0:
+                continue
+            cover, seize = _plan(collateral[p, a, c], debt[p, a, d], den, oracle[p, c], oracle[p, d], b, hf,
+                                 close_factor, cf_threshold, rules)  # fmt: skip
+            if cover < 0.0:
+                continue
+            f = (seize if fee_on_seized else seize - seize / (1.0 + b)) * protocol_fee[c]
+            sale = (seize - f) * market[p, c]
+            cost = cover * market[p, d]
+            gain = slope[p, c] * sale - cost
+            if gain < 0.0:
+                gain = 0.0
+            margin = 1e-9 * (abs(slope[p, c] * sale) + abs(cost) + abs(gas)) + 1e-300
+            if not gain - gas < min_profit - margin:
+                return True
+    return False
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def _liquidate_kernel(
     collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor, cf_threshold, rules,
     weight, n_below_in, below, slots, capital, gas_usd, sizes, proceeds, min_profit,
-    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved, n_cand_out, dirty,
+    seized, fee_out, repaid, n_liq, repaid_usd, n_unserved, n_cand_out, dirty, offsets, work_f, work_i, slope,
 ):  # fmt: skip
     n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
@@ -382,22 +433,36 @@ def _liquidate_kernel(
         n_below = n_below_in[p]
         if n_below == 0:
             continue
-        # Each candidate's most profitable (collateral, debt) pair, judged alone on the venues' quotes.
-        key = np.full(n_below, np.inf)
-        cover_k = np.zeros(n_below)
-        seize_k = np.zeros(n_below)
-        c_k = np.zeros(n_below, dtype=np.int64)
-        d_k = np.zeros(n_below, dtype=np.int64)
+        # Each candidate's most profitable (collateral, debt) pair, judged alone on the venues' quotes. The path's
+        # working arrays are its slice of the caller's (no allocation per path: it cost more than the checks).
+        o, e = offsets[p], offsets[p + 1]
+        key = work_f[0, o:e]
+        cover_k = work_f[1, o:e]
+        seize_k = work_f[2, o:e]
+        fee_k = work_f[3, o:e]
+        c_k = work_i[0, o:e]
+        d_k = work_i[1, o:e]
+        take = work_i[2, o:e]
+        key[:] = np.inf
+        fee_k[:] = 0.0
+        take[:] = 0
+        for c in range(n_res):
+            slope[p, c] = _steepest(sizes, proceeds[p, c])
         n_cand = 0
         for k in range(n_below):
             a = below[p, k]
+            n_cand += weight[a]
+            if weight[a] > slots[p] or not _may_pay(
+                collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor,
+                cf_threshold, rules, slope, gas_usd[p] * weight[a], min_profit, p, a,
+            ):  # fmt: skip
+                continue  # never taken below (key inf): it cannot fit in the slots left or pay in any pair
             num = 0.0
             den = 0.0
             for r in range(n_res):
                 num += collateral[p, a, r] * oracle[p, r] * lt[a, r]
                 den += debt[p, a, r] * oracle[p, r]
             hf = num / den
-            n_cand += weight[a]
             best = -np.inf
             for c in range(n_res):
                 if not (lt[a, c] > 0.0 and collateral[p, a, c] > 0.0):
@@ -425,8 +490,6 @@ def _liquidate_kernel(
                 key[k] = -best
         # Decide in order of stand-alone profit, each on the quote after the round's earlier sales; skip, never stop.
         order = np.argsort(key, kind="mergesort")
-        take = np.zeros(n_below, dtype=np.bool_)
-        fee_k = np.zeros(n_below)
         sold = np.zeros(n_res)
         taken = 0
         spent = 0.0
@@ -465,12 +528,12 @@ def _liquidate_kernel(
             sold[c] += sale
             spent += cost
             taken += weight[a]
-            take[k] = True
+            take[k] = 1
             cover_k[k] = cover
             seize_k[k] = seize
             fee_k[k] = f
         for k in range(n_below):  # applied in account order (the NumPy reference's summation order)
-            if take[k]:
+            if take[k] == 1:
                 a = below[p, k]
                 c = c_k[k]
                 d = d_k[k]
@@ -532,13 +595,16 @@ def liquidation_round_numba(
     if paths.size == 0:
         return out
     curves = _proceeds_array(proceeds, paths, _needed_usd_kernel(collateral, market, n_below, screen.scratch))
+    offsets = np.zeros(n_paths + 1, dtype=np.int64)
+    np.cumsum(n_below, out=offsets[1:])
     _liquidate_kernel(
         collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
         params.protocol_fee, bool(params.fee_on_seized), float(params.close_factor),
         float(params.close_factor_hf_threshold), int(params.rules), params.weights(), n_below, screen.scratch,
         slots, capital, gas_usd, np.ascontiguousarray(sizes_usd, dtype=float), curves, float(min_profit),
         out.seized, out.fee, out.repaid, out.n_liquidations, out.repaid_usd, out.n_unserved, out.n_candidates,
-        screen.dirty,
+        screen.dirty, offsets, np.empty((4, offsets[-1])), np.empty((3, offsets[-1]), dtype=np.int64),
+        np.empty((n_paths, n_res)),
     )  # fmt: skip
     return out
 

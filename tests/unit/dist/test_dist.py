@@ -272,3 +272,74 @@ def test_unreachable_scheduler_is_a_parameter_error() -> None:
 def test_workers_and_scheduler_are_alternatives() -> None:
     with pytest.raises(ParameterError, match="alternatives"), dask_client(workers=1, scheduler="tcp://x:1"):
         pass
+
+
+def test_a_task_stores_its_own_chunk_only_where_it_sees_the_runs_folder(tmp_path, toy, reference) -> None:
+    """A worker on this machine (or a shared file system) writes its chunk itself; one that cannot see the run's
+    folder (another machine) writes nothing and says so, and the client stores what it returned."""
+    from firesale.dist import _runner
+
+    log = BlockLog(tmp_path / "runs", "r1")
+    log.folder.mkdir(parents=True)
+    frame, arrays, _, stored, _ = _runner._task(toy, 11, range(1, 2), 600, "numpy", log)
+    assert stored and log.completed() == [range(1, 2)]
+    back, series = log.load(range(1, 2))
+    pd.testing.assert_frame_equal(back, reference.metrics.iloc[256:512], check_exact=True)
+    assert sorted(series) == sorted(reference.paths)
+    for name in series:
+        assert np.array_equal(series[name], reference.paths[name][256:512]), name
+
+    elsewhere = BlockLog(tmp_path / "other-machine", "r1")
+    *_, stored, _ = _runner._task(toy, 11, range(0, 1), 600, "numpy", elsewhere)
+    assert not stored and not (tmp_path / "other-machine").exists()
+
+
+def test_chunks_the_tasks_could_not_store_are_stored_by_the_client(
+    tmp_path, toy, reference, monkeypatch
+) -> None:
+    from firesale.dist import _runner
+
+    task = _runner._task
+    # Every task runs as if on another machine: its log's folder is not visible to it.
+    monkeypatch.setattr(
+        _runner, "_task", lambda *a: task(*a[:5], BlockLog(tmp_path / "nowhere", "x") if a[5] else None)
+    )
+    store = RunStore(tmp_path / "runs")
+
+    def die_after_two(point: int, blocks: range) -> None:
+        if blocks.start == 1:
+            raise _Killed
+
+    with pytest.raises(_Killed):
+        run_simulation(
+            toy, n_paths=600, seed=11, store=store, chunk_blocks=1, kernel="numpy", on_chunk=die_after_two
+        )
+    (run_id,) = store.runs()["id"]
+    assert BlockLog(store.root, run_id).completed() == [range(0, 1), range(1, 2)]  # written by the client
+    assert not (tmp_path / "nowhere").exists()
+    result, _ = run_simulation(toy, store=store, resume=run_id, kernel="numpy")
+    _same(result, reference)
+
+
+@pytest.mark.slow  # starts a real local cluster: ~10 s on a quiet machine
+def test_local_dask_workers_store_their_chunks_and_a_killed_run_resumes(tmp_path, toy, reference) -> None:
+    store = RunStore(tmp_path / "runs")
+
+    def die_after_one(point: int, blocks: range) -> None:
+        raise _Killed
+
+    with dask_client(workers=2) as client:
+        with pytest.raises(_Killed):
+            run_simulation(
+                toy, n_paths=600, seed=11, client=client, store=store, chunk_blocks=1, kernel="numpy",
+                on_chunk=die_after_one,
+            )  # fmt: skip
+        (run_id,) = store.runs()["id"]
+        # The first chunk to arrive was stored by its worker before the client saw it; others may be too.
+        assert BlockLog(store.root, run_id).completed()
+        timeline = Timeline()
+        result, _ = run_simulation(
+            toy, store=store, resume=run_id, client=client, kernel="numpy", timeline=timeline
+        )
+    _same(result, reference)
+    assert store.get(run_id).status == "complete"

@@ -294,9 +294,17 @@ def worlds(draw):
     )
     scale = rng.choice([1.0, 100.0])  # large books exercise v3.3's $2000 / $1000 thresholds
     coll, debt = coll * scale, debt * scale
-    # Concave proceeds curves: the venues pay less per dollar the more is sold.
+    # Concave proceeds curves: the venues pay less per dollar the more is sold; or any rising curve, steeper in
+    # places than at the start (the kernel's bound on what a sale can pay must hold for those too).
     depth = rng.uniform(50, 5000, (n_paths, n_res, 1))
     proceeds = depth * np.log1p(SIZES[None, None, :] / depth)
+    if draw(st.booleans()):
+        rate = rng.uniform(0.2, 1.0, (n_paths, n_res, SIZES.size - 1)) * rng.choice(
+            [1.0, 3.0], p=[0.8, 0.2], size=(n_paths, n_res, SIZES.size - 1)
+        )
+        proceeds = np.concatenate(
+            [np.zeros((n_paths, n_res, 1)), np.cumsum(rate * np.diff(SIZES), axis=2)], 2
+        )
     args = dict(
         active=rng.uniform(size=n_paths) < 0.8,
         slots=rng.integers(0, 6, n_paths),
