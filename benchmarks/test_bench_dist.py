@@ -6,7 +6,7 @@ busy wall and the idle wall (lead-in, gaps between tasks, tail after its last ta
 outside the tasks, and the client's phases (submit, per-chunk handling, assembly), from
 :class:`firesale.dist._runner.Timeline`. The job runs three ways on each worker count: one block per task
 (``chunk_blocks=1``, the old benchmark's job), the default plan (the fewest equal tasks: one per worker here), and
-the default plan with a run store (resumable: the client writes each chunk as it arrives).
+the default plan with a run store (resumable: each worker writes the chunks it computed).
 
 Sizes can be lowered for a quick look on a busy machine: ``FIRESALE_BENCH_DIST_PATHS`` (default 2048 paths of the
 flagship for the 2-vs-1 job), ``FIRESALE_BENCH_SWEEP_PATHS`` (default 2000) and ``FIRESALE_BENCH_SWEEP_POINTS``
@@ -36,7 +36,7 @@ from firesale.store import RunStore
 
 FLAGSHIP = "aave-v3-today"
 BONUS = "protocols.aave-v3-core.reserves.WETH.liquidation_bonus"
-#: (label, chunk_blocks, resumable: with a run store, each chunk written by the client as it arrives).
+#: (label, chunk_blocks, resumable: with a run store, each chunk written by the worker that computed it).
 CHUNKINGS = (
     ("one block per task", 1, False),
     ("default plan", None, False),
