@@ -7,8 +7,9 @@ bit-identical to :func:`firesale.simulate` for any worker count and chunking. Wi
 chunk is written to the run's folder (:class:`firesale.store._blocks.BlockLog`) before it counts as done, so a run
 killed mid-way resumes with only the missing blocks. The task that computed a chunk writes it when it sees the
 run's folder (a worker on this machine or on a shared file system), so workers store in parallel while the client
-only folds chunks in; otherwise the client writes it on arrival. A run that :func:`firesale.simulate` would stream (above
-``KEEP_PATHS_BYTES`` of series) keeps each chunk's series only as per-step summaries, folded in as the chunk arrives.
+only folds chunks in; otherwise the client writes it on arrival. A run that :func:`firesale.simulate` would stream
+(above ``KEEP_PATHS_BYTES`` of series) keeps each chunk's series only as per-step summaries, folded in as the chunk
+arrives.
 Each chunk also returns its per-account summaries (:class:`~firesale.engine._summaries.AccountSummary`: per-block
 statistics), stored with the chunk and merged in block order as chunks arrive, so ``result.accounts`` is
 :func:`firesale.simulate`'s, resumed or not.
