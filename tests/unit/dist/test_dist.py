@@ -192,6 +192,12 @@ class _Killed(Exception):
     """Stands in for the process dying after a chunk was stored."""
 
 
+def _die_after_block_1(point: int, blocks: range) -> None:
+    """A kill once block 1 is stored (block 0 before it, in process with one block per task)."""
+    if blocks.start == 1:
+        raise _Killed
+
+
 def test_resume_after_a_kill_keeps_completed_blocks_and_matches_an_uninterrupted_run(
     tmp_path, toy, reference
 ) -> None:
@@ -236,13 +242,15 @@ def test_resume_with_the_default_plan_runs_the_missing_blocks_as_one_task(tmp_pa
     expected = firesale.simulate(toy, n_paths=1200, seed=5, kernel="numpy")
     store = RunStore(tmp_path / "runs")
 
-    def die_after_two(point: int, blocks: range) -> None:
-        if blocks.start == 1:
-            raise _Killed
-
     with pytest.raises(_Killed):
         run_simulation(
-            toy, n_paths=1200, seed=5, store=store, chunk_blocks=1, kernel="numpy", on_chunk=die_after_two
+            toy,
+            n_paths=1200,
+            seed=5,
+            store=store,
+            chunk_blocks=1,
+            kernel="numpy",
+            on_chunk=_die_after_block_1,
         )
     (run_id,) = store.runs()["id"]
     chunks: list[range] = []
@@ -306,13 +314,15 @@ def test_chunks_the_tasks_could_not_store_are_stored_by_the_client(
     )
     store = RunStore(tmp_path / "runs")
 
-    def die_after_two(point: int, blocks: range) -> None:
-        if blocks.start == 1:
-            raise _Killed
-
     with pytest.raises(_Killed):
         run_simulation(
-            toy, n_paths=600, seed=11, store=store, chunk_blocks=1, kernel="numpy", on_chunk=die_after_two
+            toy,
+            n_paths=600,
+            seed=11,
+            store=store,
+            chunk_blocks=1,
+            kernel="numpy",
+            on_chunk=_die_after_block_1,
         )
     (run_id,) = store.runs()["id"]
     assert BlockLog(store.root, run_id).completed() == [range(0, 1), range(1, 2)]  # written by the client
