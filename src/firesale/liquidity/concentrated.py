@@ -20,6 +20,7 @@ from typing import Any
 import numba
 import numpy as np
 
+from firesale._threads import serial_twin
 from firesale.exceptions import ParameterError
 from firesale.liquidity._checks import coin_pair, path_array
 from firesale.liquidity._venue import Venue, VenueState
@@ -38,6 +39,9 @@ _Q96 = float(2**96)
 # The contract's default swap limits, one unit inside the representable price range.
 _LIMIT_LOW = (MIN_SQRT_RATIO + 1) / _Q96
 _LIMIT_HIGH = (MAX_SQRT_RATIO - 1) / _Q96
+#: Paths trading at which a swap runs in parallel; below, on one thread (firesale._threads). Set from
+#: benchmarks/bench_threads.py.
+SWAP_PARALLEL_FROM = 8192
 
 
 def _int_param(value: object, name: str, func: str, lo: int, hi: int) -> int:
@@ -526,7 +530,9 @@ class ConcentratedLiquidityPool(Venue):
         limit = np.ascontiguousarray(limit, dtype=np.float64)
         consumed = np.zeros_like(sqrt_price)
         out = np.zeros_like(sqrt_price)
-        _swap_kernel(
+        # Most calls trade on a few paths (the pools the arbitrage finds off the market): one thread (firesale._threads).
+        kernel = _swap_kernel if np.count_nonzero(amount) >= SWAP_PARALLEL_FROM else _swap_kernel_serial
+        kernel(
             sqrt_price, segment, scale, amount, limit, self.segment_liquidity, self._seg_lo, self._seg_hi,
             self.gamma, zero_for_one, consumed, out,
         )  # fmt: skip
@@ -653,3 +659,6 @@ def _swap_kernel(
         segment[p] = k
         consumed[p] = used_sum
         out[p] = got_sum
+
+
+_swap_kernel_serial = serial_twin(_swap_kernel, cache=True, nogil=True, error_model="numpy")

@@ -58,6 +58,8 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 
+from firesale._threads import serial_twin
+
 __all__ = [
     "RULES_AAVE_V30",
     "RULES_AAVE_V33",
@@ -149,6 +151,12 @@ SCREEN_REFRESH = 0.01
 #: The smallest factor ``(1 - delta) / (1 + delta)`` before a renewal (the same float operations as the kernels').
 _WATCH_FACTOR = (1.0 - SCREEN_REFRESH) / (1.0 + SCREEN_REFRESH)
 _SCREEN_MARGIN = 1e-9  # far above float rounding of the ratio, so skipping never changes a result
+#: Candidates in a round (all paths) from which they are priced in parallel; fewer, on one thread
+#: (firesale._threads). Set from benchmarks/bench_threads.py.
+LIQUIDATE_PARALLEL_FROM = 2048
+#: Accounts x paths from which health checks (and bad debt, protocols.solvency) run in parallel; fewer, on one
+#: thread. Measured in the flagship: 256 paths of 982 accounts ran faster on one thread, 2,560 in parallel.
+CHECK_PARALLEL_FROM = 1 << 20
 
 
 @numba.njit(inline="always")
@@ -552,6 +560,11 @@ def _liquidate_kernel(
             dirty[p] = True
 
 
+_candidates_serial = serial_twin(_candidates_kernel, cache=True, nogil=True)
+_needed_usd_serial = serial_twin(_needed_usd_kernel, cache=True, nogil=True)
+_liquidate_serial = serial_twin(_liquidate_kernel, cache=True, nogil=True)
+
+
 def candidate_count(
     collateral: np.ndarray, debt: np.ndarray, oracle: np.ndarray, params: LendingParams, active: np.ndarray,
     screen: Screen,
@@ -559,9 +572,12 @@ def candidate_count(
     """Accounts below health factor 1 with something to seize, per path (int64, (n_paths,)); their indices are left
     in ``screen.scratch`` for :func:`liquidation_round_numba`."""
     n = np.zeros(collateral.shape[0], dtype=np.int64)
-    _candidates_kernel(collateral, debt, oracle, params.liquidation_threshold, active, n, screen.ref_ratio,
-                       screen.ref_prices, screen.dirty, screen.scratch, screen.watch, screen.n_watch,
-                       screen.last_prices, screen.last_n_below)  # fmt: skip
+    # Small books are checked on one thread (firesale._threads).
+    big = collateral.shape[0] * collateral.shape[1] >= CHECK_PARALLEL_FROM
+    (_candidates_kernel if big else _candidates_serial)(
+        collateral, debt, oracle, params.liquidation_threshold, active, n, screen.ref_ratio, screen.ref_prices,
+        screen.dirty, screen.scratch, screen.watch, screen.n_watch, screen.last_prices, screen.last_n_below,
+    )  # fmt: skip
     return n
 
 
@@ -594,10 +610,13 @@ def liquidation_round_numba(
     paths = np.flatnonzero(n_below)
     if paths.size == 0:
         return out
-    curves = _proceeds_array(proceeds, paths, _needed_usd_kernel(collateral, market, n_below, screen.scratch))
     offsets = np.zeros(n_paths + 1, dtype=np.int64)
     np.cumsum(n_below, out=offsets[1:])
-    _liquidate_kernel(
+    # A quiet round has a few candidates in all: one thread does them sooner than two (firesale._threads).
+    many = offsets[-1] >= LIQUIDATE_PARALLEL_FROM
+    needed = (_needed_usd_kernel if many else _needed_usd_serial)(collateral, market, n_below, screen.scratch)
+    curves = _proceeds_array(proceeds, paths, needed)
+    (_liquidate_kernel if many else _liquidate_serial)(
         collateral, debt, oracle, market, params.liquidation_threshold, params.liquidation_bonus,
         params.protocol_fee, bool(params.fee_on_seized), float(params.close_factor),
         float(params.close_factor_hf_threshold), int(params.rules), params.weights(), n_below, screen.scratch,

@@ -6,7 +6,14 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from firesale.protocols.lending import _SCREEN_MARGIN, _WATCH_FACTOR, Screen, _screen_factor
+from firesale._threads import serial_twin
+from firesale.protocols.lending import (
+    _SCREEN_MARGIN,
+    _WATCH_FACTOR,
+    CHECK_PARALLEL_FROM,
+    Screen,
+    _screen_factor,
+)
 
 __all__ = ["underwater_usd", "underwater_usd_numpy"]
 
@@ -57,6 +64,9 @@ def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dir
         out[p] = total
 
 
+_underwater_serial = serial_twin(_underwater_kernel, cache=True, nogil=True)
+
+
 def underwater_usd(
     collateral: np.ndarray, debt: np.ndarray, prices: np.ndarray, screen: Screen | None = None
 ) -> np.ndarray:
@@ -65,6 +75,17 @@ def underwater_usd(
     out = np.empty(collateral.shape[0])
     if screen is None:
         screen = Screen.empty(*collateral.shape)
-    _underwater_kernel(collateral, debt, prices, out, screen.ref_ratio, screen.ref_prices, screen.dirty, screen.watch,
-                       screen.n_watch)  # fmt: skip
+    # Small books are checked on one thread (firesale._threads).
+    big = collateral.shape[0] * collateral.shape[1] >= CHECK_PARALLEL_FROM
+    (_underwater_kernel if big else _underwater_serial)(
+        collateral,
+        debt,
+        prices,
+        out,
+        screen.ref_ratio,
+        screen.ref_prices,
+        screen.dirty,
+        screen.watch,
+        screen.n_watch,
+    )
     return out

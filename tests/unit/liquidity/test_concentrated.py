@@ -8,6 +8,7 @@ hand-derived formulas shown in the tests.
 from __future__ import annotations
 
 import copy
+from unittest import mock
 
 import numpy as np
 import pandas as pd
@@ -17,7 +18,7 @@ from scipy.optimize import minimize_scalar
 
 from firesale.data import load_uniswap_v3_ticks
 from firesale.exceptions import ParameterError
-from firesale.liquidity import Venue
+from firesale.liquidity import Venue, concentrated
 from firesale.liquidity.concentrated import ConcentratedLiquidityPool
 from firesale.mechanics.uniswap_v3 import (
     MAX_SQRT_RATIO,
@@ -481,10 +482,13 @@ def test_fused_swap_kernel_equals_the_numpy_reference(seed, zero_for_one) -> Non
     amount = rng.uniform(0, 2e22, 64) * (rng.uniform(size=64) < 0.9)
     sp = state["sqrt_price"]
     limit = sp * (rng.uniform(0.5, 0.999, 64) if zero_for_one else rng.uniform(1.001, 2.0, 64))
-    a, b = state.copy(), state.copy()
-    got_a = pool._swap(a, zero_for_one, amount, limit)
+    b = state.copy()
     got_b = pool._swap_numpy(b, zero_for_one, amount, limit)
-    for x, y in zip(got_a, got_b, strict=True):
-        np.testing.assert_array_equal(x, y)
-    for key in a.arrays:
-        np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+    for parallel_from in (0, np.inf):  # the parallel kernel, then its one-thread twin (firesale._threads)
+        a = state.copy()
+        with mock.patch.object(concentrated, "SWAP_PARALLEL_FROM", parallel_from):
+            got_a = pool._swap(a, zero_for_one, amount, limit)
+        for x, y in zip(got_a, got_b, strict=True):
+            np.testing.assert_array_equal(x, y)
+        for key in a.arrays:
+            np.testing.assert_array_equal(a[key], b[key], err_msg=key)

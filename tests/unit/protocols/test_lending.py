@@ -3,10 +3,13 @@ capital and block space, and NumPy == Numba on random worlds."""
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from firesale.protocols import lending
 from firesale.protocols.lending import (
     RULES_AAVE_V33,
     LendingParams,
@@ -319,21 +322,25 @@ def worlds(draw):
 @settings(max_examples=150, deadline=None)
 @given(worlds())
 def test_numpy_and_numba_rounds_are_identical(world):
+    """The NumPy reference, the parallel kernels and their one-thread twins (firesale._threads) agree exactly."""
     coll, debt, oracle, market, params, args = world
     results = []
-    for kernel in KERNELS:
+    for kernel, parallel_from in ((liquidation_round_numpy, 0), (liquidation_round_numba, 0),
+                                  (liquidation_round_numba, np.inf)):  # fmt: skip
         c, d = coll.copy(), debt.copy()
         a = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
-        out = kernel(c, d, oracle, market, params, a["active"], a["slots"], a["capital"], a["gas_usd"],
-                     a["min_profit"], SIZES, a["proceeds"])  # fmt: skip
+        with mock.patch.object(lending, "LIQUIDATE_PARALLEL_FROM", parallel_from):
+            out = kernel(c, d, oracle, market, params, a["active"], a["slots"], a["capital"], a["gas_usd"],
+                         a["min_profit"], SIZES, a["proceeds"])  # fmt: skip
         results.append((c, d, out, a))
-    (c0, d0, o0, a0), (c1, d1, o1, a1) = results
-    np.testing.assert_array_equal(c0, c1)
-    np.testing.assert_array_equal(d0, d1)
-    for name in ("seized", "fee", "repaid", "n_liquidations", "n_unserved", "n_candidates"):
-        np.testing.assert_array_equal(getattr(o0, name), getattr(o1, name), err_msg=name)
-    np.testing.assert_array_equal(o0.repaid_usd, o1.repaid_usd)
-    np.testing.assert_array_equal(a0["slots"], a1["slots"])
+    c0, d0, o0, a0 = results[0]
+    for c1, d1, o1, a1 in results[1:]:
+        np.testing.assert_array_equal(c0, c1)
+        np.testing.assert_array_equal(d0, d1)
+        for name in ("seized", "fee", "repaid", "n_liquidations", "n_unserved", "n_candidates"):
+            np.testing.assert_array_equal(getattr(o0, name), getattr(o1, name), err_msg=name)
+        np.testing.assert_array_equal(o0.repaid_usd, o1.repaid_usd)
+        np.testing.assert_array_equal(a0["slots"], a1["slots"])
 
 
 @settings(max_examples=100, deadline=None)
@@ -388,6 +395,79 @@ def test_a_screen_kept_across_steps_changes_nothing(world, seed):
         screened = underwater_usd(c1, d1, market, solvency_screen)
         np.testing.assert_array_equal(screened, underwater_usd(c1, d1, market))  # a full check, same order
         np.testing.assert_allclose(screened, underwater_usd_numpy(c1, d1, market), rtol=1e-12, atol=1e-9)
+
+
+def _near_one_book(rng, n_paths, n_acc, n_res, lo, hi, weights=None):  # type: ignore[no-untyped-def]
+    """Positions whose (weighted) collateral over debt lies in [lo, hi], in no order across accounts."""
+    coll = rng.lognormal(0, 1, (n_paths, n_acc, n_res)) * (rng.uniform(size=(n_paths, n_acc, n_res)) < 0.7)
+    debt = rng.lognormal(0, 1, (n_paths, n_acc, n_res)) * (rng.uniform(size=(n_paths, n_acc, n_res)) < 0.5)
+    prices = rng.lognormal(0, 0.5, (n_paths, n_res))
+    w = np.ones((n_acc, n_res)) if weights is None else weights
+    num = (coll * prices[:, None, :] * w[None]).sum(axis=2)
+    den = (debt * prices[:, None, :]).sum(axis=2)
+    ok = (num > 0) & (den > 0)
+    target = rng.uniform(lo, hi, num.shape)
+    debt = debt * np.where(ok, num / np.where(ok, den, 1.0) / target, 1.0)[:, :, None]
+    return coll, debt, prices
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_screened_candidates_are_the_full_checks_in_account_order(seed):
+    """Over steps of small and large price moves, the screen's list of accounts below 1 (a renewal's full check,
+    or its watch list between renewals) is exactly the accounts a direct health check finds below 1 with something
+    to seize, in account order; an account with a NaN ratio is never taken."""
+    from firesale.protocols.lending import Screen, candidate_count
+
+    rng = np.random.default_rng(seed)
+    n_paths, n_acc, n_res = 3, int(rng.integers(5, 60)), int(rng.integers(1, 4))
+    lt = rng.uniform(0.5, 0.9, (n_acc, n_res))
+    coll, debt, oracle = _near_one_book(rng, n_paths, n_acc, n_res, 0.97, 1.12, lt)
+    coll[:, rng.integers(n_acc), 0] = np.nan  # a NaN ratio: watched, never below 1
+    params = LendingParams(liquidation_threshold=lt, liquidation_bonus=np.full((n_acc, n_res), 0.05),
+                           protocol_fee=np.zeros(n_res), close_factor=0.5, close_factor_hf_threshold=0.95)  # fmt: skip
+    # One screen checked by the parallel kernel, one by its one-thread twin (firesale._threads).
+    screens = {0: Screen.empty(n_paths, n_acc, n_res), np.inf: Screen.empty(n_paths, n_acc, n_res)}
+    active = np.ones(n_paths, dtype=bool)
+    for _ in range(20):
+        oracle = oracle * rng.uniform(1 - rng.choice([0.0, 0.003, 0.008, 0.03]), 1.004, oracle.shape)
+        moved = rng.uniform(size=n_paths) < 0.1  # positions changed elsewhere: a full re-check
+        num = (coll * oracle[:, None, :] * lt[None]).sum(axis=2)
+        den = (debt * oracle[:, None, :]).sum(axis=2)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            below = (den > 0) & (num > 0) & (num / den < 1)
+        for parallel_from, screen in screens.items():
+            screen.dirty |= moved
+            with mock.patch.object(lending, "CHECK_PARALLEL_FROM", parallel_from):
+                n = candidate_count(coll, debt, oracle, params, active, screen)
+            for p in range(n_paths):
+                np.testing.assert_array_equal(screen.scratch[p, : n[p]], np.flatnonzero(below[p]))
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**32 - 1))
+def test_screened_bad_debt_is_the_full_checks(seed):
+    """Over steps of small and large price moves, bad debt through the solvency screen (its watch list between
+    renewals, the underwater accounts summed in account order) equals a full check float for float, with many
+    accounts near and below solvency."""
+    from firesale.protocols import solvency
+    from firesale.protocols.lending import Screen
+    from firesale.protocols.solvency import underwater_usd, underwater_usd_numpy
+
+    rng = np.random.default_rng(seed)
+    n_paths, n_acc, n_res = 3, int(rng.integers(5, 60)), int(rng.integers(1, 4))
+    coll, debt, prices = _near_one_book(rng, n_paths, n_acc, n_res, 0.95, 1.12)
+    # One screen kept by the parallel kernel, one by its one-thread twin (firesale._threads).
+    screens = {0: Screen.empty(n_paths, n_acc, n_res), np.inf: Screen.empty(n_paths, n_acc, n_res)}
+    for _ in range(20):
+        prices = prices * rng.uniform(1 - rng.choice([0.0, 0.003, 0.008, 0.03]), 1.004, prices.shape)
+        moved = rng.uniform(size=n_paths) < 0.1
+        full = underwater_usd(coll, debt, prices)  # every account, in order
+        np.testing.assert_allclose(full, underwater_usd_numpy(coll, debt, prices), rtol=1e-12, atol=1e-12)
+        for parallel_from, screen in screens.items():
+            screen.dirty |= moved
+            with mock.patch.object(solvency, "CHECK_PARALLEL_FROM", parallel_from):
+                np.testing.assert_array_equal(underwater_usd(coll, debt, prices, screen), full)
 
 
 @settings(max_examples=40, deadline=None)
