@@ -2,7 +2,7 @@
 
 Numba's OpenMP workers sleep between parallel regions (``OMP_WAIT_POLICY=PASSIVE``, set in ``firesale/__init__.py``
 so that idle workers do not spin on a busy machine), and waking them costs tens of microseconds a region, measured
-about 80 us on two cores. Most calls in a step do less work than that in all: a swap on the few paths whose pool
+about 80 µs on two cores. Most calls in a step do less work than that in all: a swap on the few paths whose pool
 is off the market, the candidates of a quiet round. Such calls run the same code on the calling thread; the caller
 picks the twin by the call's work (a count it already has), against a threshold measured per kernel.
 

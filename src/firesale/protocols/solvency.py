@@ -78,14 +78,6 @@ def underwater_usd(
     # Small books are checked on one thread (firesale._threads).
     big = collateral.shape[0] * collateral.shape[1] >= CHECK_PARALLEL_FROM
     (_underwater_kernel if big else _underwater_serial)(
-        collateral,
-        debt,
-        prices,
-        out,
-        screen.ref_ratio,
-        screen.ref_prices,
-        screen.dirty,
-        screen.watch,
-        screen.n_watch,
-    )
+        collateral, debt, prices, out, screen.ref_ratio, screen.ref_prices, screen.dirty, screen.watch, screen.n_watch,
+    )  # fmt: skip
     return out

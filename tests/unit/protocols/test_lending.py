@@ -329,7 +329,10 @@ def test_numpy_and_numba_rounds_are_identical(world):
                                   (liquidation_round_numba, np.inf)):  # fmt: skip
         c, d = coll.copy(), debt.copy()
         a = {k: (v.copy() if isinstance(v, np.ndarray) else v) for k, v in args.items()}
-        with mock.patch.object(lending, "LIQUIDATE_PARALLEL_FROM", parallel_from):
+        with (
+            mock.patch.object(lending, "LIQUIDATE_PARALLEL_FROM", parallel_from),
+            mock.patch.object(lending, "CHECK_PARALLEL_FROM", parallel_from),
+        ):
             out = kernel(c, d, oracle, market, params, a["active"], a["slots"], a["capital"], a["gas_usd"],
                          a["min_profit"], SIZES, a["proceeds"])  # fmt: skip
         results.append((c, d, out, a))
