@@ -198,6 +198,15 @@ def _die_after_block_1(point: int, blocks: range) -> None:
         raise _Killed
 
 
+def _run_killed_after_block_1(toy, store: RunStore, n_paths: int, seed: int) -> str:  # type: ignore[no-untyped-def]
+    """Start a stored run of one block per task that dies once block 1 is stored; its id."""
+    with pytest.raises(_Killed):
+        run_simulation(toy, n_paths=n_paths, seed=seed, store=store, chunk_blocks=1, kernel="numpy",
+                       on_chunk=_die_after_block_1)  # fmt: skip
+    (run_id,) = store.runs()["id"]
+    return run_id
+
+
 def test_resume_after_a_kill_keeps_completed_blocks_and_matches_an_uninterrupted_run(
     tmp_path, toy, reference
 ) -> None:
@@ -242,17 +251,7 @@ def test_resume_with_the_default_plan_runs_the_missing_blocks_as_one_task(tmp_pa
     expected = firesale.simulate(toy, n_paths=1200, seed=5, kernel="numpy")
     store = RunStore(tmp_path / "runs")
 
-    with pytest.raises(_Killed):
-        run_simulation(
-            toy,
-            n_paths=1200,
-            seed=5,
-            store=store,
-            chunk_blocks=1,
-            kernel="numpy",
-            on_chunk=_die_after_block_1,
-        )
-    (run_id,) = store.runs()["id"]
+    run_id = _run_killed_after_block_1(toy, store, 1200, 5)
     chunks: list[range] = []
     result, _ = run_simulation(
         toy, store=store, resume=run_id, kernel="numpy", on_chunk=lambda p, b: chunks.append(b)
@@ -314,17 +313,7 @@ def test_chunks_the_tasks_could_not_store_are_stored_by_the_client(
     )
     store = RunStore(tmp_path / "runs")
 
-    with pytest.raises(_Killed):
-        run_simulation(
-            toy,
-            n_paths=600,
-            seed=11,
-            store=store,
-            chunk_blocks=1,
-            kernel="numpy",
-            on_chunk=_die_after_block_1,
-        )
-    (run_id,) = store.runs()["id"]
+    run_id = _run_killed_after_block_1(toy, store, 600, 11)
     assert BlockLog(store.root, run_id).completed() == [range(0, 1), range(1, 2)]  # written by the client
     assert not (tmp_path / "nowhere").exists()
     result, _ = run_simulation(toy, store=store, resume=run_id, kernel="numpy")
