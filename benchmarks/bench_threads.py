@@ -3,9 +3,11 @@
 For the concentrated-liquidity swap (the shipped USDC/WETH snapshot, 16,384 paths of which ``active`` trade, either
 an arbitrage-sized 1 WETH or a liquidation-sized 2,000 WETH that crosses many ticks) and for the lending round's
 pricing of its candidates (the crash book of benchmarks/test_bench_engine.py, by number of paths, hence of
-candidates), prints the best time of each and which is faster. The thresholds ``SWAP_PARALLEL_FROM`` and
-``LIQUIDATE_PARALLEL_FROM`` are set where parallel starts to win on the machine this was run on; results are the same
-either way (tests/unit/liquidity/test_concentrated.py, tests/unit/protocols/test_lending.py). Never fails on speed.
+candidates) and for the perpetual venue's kernels (by positions), prints the best time of each and which is
+faster. The thresholds ``SWAP_PARALLEL_FROM``, ``LIQUIDATE_PARALLEL_FROM`` and the perp kernels' ``PARALLEL_FROM``
+are set where parallel starts to win on the machine this was run on; results are the same either way
+(tests/unit/liquidity/test_concentrated.py, tests/unit/protocols/test_lending.py,
+tests/unit/protocols/test_perp_kernels.py). Never fails on speed.
 
 Run: ``.venv/bin/python benchmarks/bench_threads.py [--repeat 7]``.
 """
@@ -21,10 +23,12 @@ from pathlib import Path
 import numpy as np
 
 import firesale.liquidity.concentrated as cc
+import firesale.protocols._perp_kernels as perp_kernels
 import firesale.protocols.lending as lending
 from firesale.data import load_uniswap_v3_ticks
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script: the benchmarks package
+from benchmarks import bench_perps
 from benchmarks.test_bench_engine import _book
 
 
@@ -101,6 +105,46 @@ def main() -> None:
 
         serial, parallel = _both(lending, "LIQUIDATE_PARALLEL_FROM", round_, args.repeat)
         _row(f"{n_paths:,} paths x 1,000 accounts", count, serial, parallel)
+
+    _perps(args.repeat)
+
+
+def _perps(repeat: int) -> None:
+    """The perpetual venue's kernels on benchmarks/bench_perps.py's book (10,000 traders x 5 markets; 2,000 x 1, the
+    size of btc-perp-2021-05's, for the smaller calls), by positions (paths x traders x markets): the accounts'
+    sums every step, the equities of the rows a round liquidated, and the liquidation screen both in full (every
+    path re-checked: after funding or a large move) and settled (marks unchanged: the bound skips what it can,
+    as in most rounds). A call picks its twin by the positions it will read (a settled screen: few)."""
+    print(f"\nperpetual venue (PARALLEL_FROM = {perp_kernels.PARALLEL_FROM:,} positions)")
+    print(f"  {'kernel, book':<34} {'positions':>9} {'one thread':>12} {'parallel':>12}")
+    for n_traders, n_markets, paths in ((2000, 1, (8, 64, 200, 1024)), (10_000, 5, (4, 16, 64))):
+        bench_perps.N_TRADERS, bench_perps.N_MARKETS = n_traders, n_markets
+        model = bench_perps.venue()
+        for n_paths in paths:
+            state = model.init_state(n_paths)
+            mark = np.full((n_paths, n_markets), 97.0)
+            positions = n_paths * n_traders * n_markets
+            book = f"{n_paths:,} x {n_traders:,} x {n_markets}"
+
+            for label, fn in _perp_calls(model, state, mark):
+                serial, parallel = _both(perp_kernels, "PARALLEL_FROM", fn, repeat)
+                _row(f"{label}, {book}", positions, serial, parallel)
+
+
+def _perp_calls(model, state, mark: np.ndarray) -> list:  # type: ignore[no-untyped-def]
+    a = state.arrays
+    market = np.concatenate([mark, np.ones((mark.shape[0], 1))], axis=1)
+
+    def full() -> None:
+        a["screen_dirty"][:] = True  # every path re-checked, as after funding
+        model._screen_numba(a, mark)
+
+    return [
+        ("accounts", lambda: model.account(state, market)),
+        ("equities", lambda: model._equities_numba(a, mark)),
+        ("screen, full", full),
+        ("screen, settled", lambda: model._screen_numba(a, mark)),  # marks unchanged: the bound skips
+    ]
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Numba kernels of :class:`firesale.protocols.perps.PerpVenue`'s hot loops, parallel over paths.
+"""Numba kernels of :class:`firesale.protocols.perps.PerpVenue`'s hot loops, parallel over paths (each with a serial
+twin for small calls, :func:`sized`).
 
 Profiled on the issue-12 benchmark (10,000 traders x 5 markets, ``benchmarks/bench_perps.py``), the NumPy round
 spends almost all its time on every trader of every path: the mark-to-market equities, the tiered maintenance
@@ -8,12 +9,16 @@ kernels here fuse them into one pass per path:
 * :func:`screen` gives the liquidated buckets (cross accounts and isolated positions) exactly as the NumPy round
   flags them, and skips the traders a bound proves cannot be liquidatable (below);
 * :func:`equities` gives the cross and isolated equities (the state the ADL ranking reads);
+* :func:`exposure` gives what the accounts owe and are owed (the venue's accounts every step) without
+  materialising the equities: their temporaries of shape (n_paths, n_traders, n_markets), allocated and freed
+  every step, made the C library hand the memory back and fault it in again (about a third of
+  ``btc-perp-2021-05``'s wall time);
 * :func:`adl_rank` ranks one market side's offsetting positions and fills its bankrupt size from them (the
   ``binance`` and ``dydx`` greedy rules) without sorting every trader.
 
 Every sum is taken in NumPy's own order (:func:`_numpy_sum`: sequential below 8 terms, NumPy's 8-way pairwise
-blocks up to 128), so the kernels are bit-identical to the NumPy reference, not only close: the model gives the
-same numbers with ``kernel="numba"`` and ``kernel="numpy"`` (tested on random books).
+blocks up to 128; :func:`_pairwise_sum`: halves above), so the kernels are bit-identical to the NumPy reference,
+not only close: the model gives the same numbers with ``kernel="numba"`` and ``kernel="numpy"`` (tested on random books).
 
 The bound. Each path keeps reference marks ``M0`` and, per trader, a ratio ``r``. A bucket ``b`` (the cross account
 or an isolated position) checked at marks ``M``, where every mark is within a fraction ``delta`` of ``M0``, has a
@@ -34,12 +39,26 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-__all__ = ["SCREEN_REFRESH", "adl_rank", "equities", "screen"]
+from firesale._threads import serial_twin
+
+__all__ = [
+    "PARALLEL_FROM",
+    "SCREEN_REFRESH",
+    "adl_rank",
+    "equities",
+    "exposure",
+    "screen",
+    "screen_positions",
+    "sized",
+]
 
 #: A path is fully re-checked (and its reference renewed) when a mark moved more than this since the reference.
 SCREEN_REFRESH = 0.02
 _MARGIN = 1e-9  # relative to the magnitudes summed: far above float64 rounding, so skipping is exact
 _MAX_TERMS = 128  # NumPy's pairwise block (PW_BLOCKSIZE); more markets than this use the NumPy round
+#: Positions (paths x traders x markets) from which a kernel runs in parallel; smaller calls run on one thread
+#: (:func:`sized`), where waking the second would cost more than it saves (``benchmarks/bench_threads.py``).
+PARALLEL_FROM = 1 << 18
 
 
 @numba.njit(inline="always")
@@ -69,6 +88,52 @@ def _numpy_sum(buf, n):
         res += buf[i]
         i += 1
     return res
+
+
+@numba.njit(inline="always")
+def _pairwise_sum(buf, n):
+    """``buf[:n].sum()`` in NumPy's order for any ``n``: its 8-way blocks up to 128 terms, above that the two halves
+    (the first a multiple of 8 long) summed apart and added, recursively (numpy's ``pairwise_sum``). The recursion
+    runs on an explicit stack: Numba's cache cannot hold a recursive function."""
+    if n <= _MAX_TERMS:
+        return _numpy_sum(buf, n)
+    # frames: first index, length, stage (0: split, 1: left half summed, 2: both summed), left sum, right sum
+    first, length = np.empty(64, np.int64), np.empty(64, np.int64)
+    stage, left, right = np.zeros(64, np.int64), np.empty(64), np.empty(64)
+    first[0], length[0], stage[0] = 0, n, 0
+    top, total = 1, 0.0
+    while top > 0:
+        f = top - 1
+        m = length[f]
+        half = m // 2
+        half -= half % 8
+        if m <= _MAX_TERMS or stage[f] == 2:
+            val = _numpy_sum(buf[first[f] :], m) if m <= _MAX_TERMS else left[f] + right[f]
+            top -= 1
+            if top == 0:
+                total = val
+            elif stage[top - 1] == 0:
+                left[top - 1] = val
+                stage[top - 1] = 1
+            else:
+                right[top - 1] = val
+                stage[top - 1] = 2
+        elif stage[f] == 0:
+            first[top], length[top], stage[top] = first[f], half, 0
+            top += 1
+        else:
+            first[top], length[top], stage[top] = first[f] + half, m - half, 0
+            top += 1
+    return total
+
+
+@numba.njit(inline="always")
+def _max0(x):
+    """``np.maximum(x, 0.0)`` for one element: NaN stays NaN, and -0.0 gives +0.0 (NumPy returns the second
+    operand on a tie)."""
+    if x != x:
+        return x
+    return x if x > 0.0 else 0.0
 
 
 @numba.njit(inline="always")
@@ -220,6 +285,35 @@ def equities(size, cash, iso, entry, isolated, mark, cross_e, iso_e):  # fmt: sk
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
+def exposure(size, cash, iso, entry, isolated, mark, under, owed):  # fmt: skip
+    """What the accounts owe the venue and what it owes them, per path, without the equities' temporaries
+    (``PerpVenue.account``, bit for bit): ``under`` the sum of every negative equity's magnitude (cross accounts,
+    then isolated positions), ``owed`` the sum of the non-negative ones, each part summed in NumPy's order over the
+    traders (cross) and over traders x markets (isolated; 0 where cross)."""
+    n_p, n_t, n_m = size.shape
+    for p in numba.prange(n_p):
+        buf = np.empty(n_m)
+        neg_c, pos_c = np.empty(n_t), np.empty(n_t)
+        neg_i, pos_i = np.empty(n_t * n_m), np.empty(n_t * n_m)
+        for i in range(n_t):
+            for m in range(n_m):
+                u = size[p, i, m] * (mark[p, m] - entry[i, m])
+                e = 0.0
+                if isolated[i, m]:
+                    buf[m] = 0.0
+                    e = iso[p, i, m] + u
+                else:
+                    buf[m] = u
+                neg_i[i * n_m + m] = _max0(-e)
+                pos_i[i * n_m + m] = _max0(e)
+            c = cash[p, i] + _numpy_sum(buf, n_m)
+            neg_c[i] = _max0(-c)
+            pos_c[i] = _max0(c)
+        under[p] = _pairwise_sum(neg_c, n_t) + _pairwise_sum(neg_i, n_t * n_m)
+        owed[p] = _pairwise_sum(pos_c, n_t) + _pairwise_sum(pos_i, n_t * n_m)
+
+
+@numba.njit(parallel=True, cache=True, nogil=True)
 def adl_rank(size, entry, mark, cross_e, iso_e, isolated, bankrupt, go, m, opp, by_key, keys, need, q):  # fmt: skip
     """The greedy ADL fill of one market side (rules ``binance`` and ``dydx``), per path, into ``q``.
 
@@ -269,3 +363,26 @@ def adl_rank(size, entry, mark, cross_e, iso_e, isolated, bankrupt, go, m, opp, 
             total += sz
             before = total - sz
             q[p, i] = min(max(need[p] - before, 0.0), sz)
+
+
+_SERIAL = {k: serial_twin(k, cache=True, nogil=True) for k in (screen, equities, exposure, adl_rank)}
+
+
+def sized(kernel, n_positions: int):  # type: ignore[no-untyped-def]
+    """``kernel``, or its serial twin (:mod:`firesale._threads`) for a call on fewer than :data:`PARALLEL_FROM`
+    positions: the same results either way."""
+    return kernel if n_positions >= PARALLEL_FROM else _SERIAL[kernel]
+
+
+def screen_positions(size: np.ndarray, mark: np.ndarray, ref_mark: np.ndarray, lowest: np.ndarray,
+                     dirty: np.ndarray, use_bound: bool) -> int:  # fmt: skip
+    """Positions :func:`screen` will read: those of the paths its bound does not skip whole (the same test, in
+    NumPy), so that a settled book, where most rounds skip every path, runs on one thread. A work estimate for
+    :func:`sized` only: the kernel makes its own decision."""
+    n_p, n_t, n_m = size.shape
+    if not use_bound:
+        return n_p * n_t * n_m
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = np.where(ref_mark > 0.0, np.abs(mark - ref_mark) / ref_mark, np.inf).max(axis=1)
+    skipped = ~dirty & (moved <= SCREEN_REFRESH) & (moved < lowest)  # NaN: not skipped, as in the kernel
+    return int(n_p - np.count_nonzero(skipped)) * n_t * n_m

@@ -830,11 +830,13 @@ class PerpVenue(ProtocolModel):
         liq_i = np.zeros((n_p, n_t, n_m), dtype=bool)
         liq_t = np.zeros((n_p, n_t), dtype=bool)
         n_liq = np.empty(n_p, dtype=np.int64)
-        _kernels.screen(
-            a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark), self._floors,
-            self._mmr, self._amount, self._mmr_max, a["mm_scale"], a["screen_mark"], a["screen_ratio"],
-            a["screen_lowest"], a["screen_dirty"],
-            not self.withdraws.any(), liq_c, liq_i, liq_t, n_liq, a["screen_skipped"],
+        mark, use_bound = np.ascontiguousarray(mark), not self.withdraws.any()
+        work = _kernels.screen_positions(a["size"], mark, a["screen_mark"], a["screen_lowest"], a["screen_dirty"],
+                                         use_bound)  # fmt: skip
+        _kernels.sized(_kernels.screen, work)(
+            a["size"], a["cash"], a["iso"], self.entry, self.isolated, mark, self._floors, self._mmr, self._amount,
+            self._mmr_max, a["mm_scale"], a["screen_mark"], a["screen_ratio"], a["screen_lowest"],
+            a["screen_dirty"], use_bound, liq_c, liq_i, liq_t, n_liq, a["screen_skipped"],
         )  # fmt: skip
         a["n_liquidated"] += n_liq
         rows = np.flatnonzero(n_liq > 0)
@@ -858,9 +860,14 @@ class PerpVenue(ProtocolModel):
 
     def _equities_numba(self, a: dict[str, np.ndarray], mark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cross_e, iso_e = np.empty(a["cash"].shape), np.empty(a["size"].shape)
-        _kernels.equities(a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark),
-                          cross_e, iso_e)  # fmt: skip
+        kernel = _kernels.sized(_kernels.equities, a["size"].size)
+        kernel(a["size"], a["cash"], a["iso"], self.entry, self.isolated, np.ascontiguousarray(mark), cross_e,
+               iso_e)  # fmt: skip
         return cross_e, iso_e
+
+    def _equities_now(self, a: dict[str, np.ndarray], mark: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`_equities` by the model's kernel (the same floats either way)."""
+        return self._equities_numba(a, mark) if self.kernel == "numba" else self._equities(a, mark)
 
     def _round(self, a: dict[str, np.ndarray], index: np.ndarray, time: float) -> np.ndarray:
         n_p, n_t, n_m = a["size"].shape
@@ -894,7 +901,7 @@ class PerpVenue(ProtocolModel):
         if cell_bk is not None:
             bk = np.zeros(b["size"].shape, dtype=bool)
             bk[:, cols] = cell_bk
-            ce, ie = self._equities_numba(b, mark_r) if self.kernel == "numba" else self._equities(b, mark_r)
+            ce, ie = self._equities_now(b, mark_r)
             socialised, touched = self._adl(b, mark_r, ce, ie, bk, need_size, need_usd)
             b["socialised"] += socialised
         if not full:
@@ -1060,7 +1067,7 @@ class PerpVenue(ProtocolModel):
                     )
                 if fused:  # the eligible only, ranked: bit-identical to the sort below
                     q = np.empty(s.shape)
-                    _kernels.adl_rank(
+                    _kernels.sized(_kernels.adl_rank, size.size)(
                         size, self.entry, np.ascontiguousarray(mark), cross_e, iso_e, self.isolated, cell_bk, go,
                         m, opp, rule == "dydx", np.ascontiguousarray(keys), np.ascontiguousarray(need), q,
                     )  # fmt: skip
@@ -1130,9 +1137,16 @@ class PerpVenue(ProtocolModel):
 
     def account(self, state: PerpState, market: np.ndarray, by_asset: bool = False) -> Accounts:  # type: ignore[override]
         px = self._index_mark(market)
-        cross_e, iso_e = self._equities(state.arrays, px)
-        under = np.maximum(-cross_e, 0.0).sum(axis=1) + np.maximum(-iso_e, 0.0).sum(axis=(1, 2))
-        owed = np.maximum(cross_e, 0.0).sum(axis=1) + np.maximum(iso_e, 0.0).sum(axis=(1, 2))
+        # the kernel: the same sums without the equities' temporaries (_perp_kernels.exposure)
+        if self.kernel == "numba":
+            under, owed = np.empty(state.n_paths), np.empty(state.n_paths)
+            kernel = _kernels.sized(_kernels.exposure, state["size"].size)
+            kernel(state["size"], state["cash"], state["iso"], self.entry, self.isolated, np.ascontiguousarray(px),
+                   under, owed)  # fmt: skip
+        else:
+            cross_e, iso_e = self._equities(state.arrays, px)
+            under = np.maximum(-cross_e, 0.0).sum(axis=1) + np.maximum(-iso_e, 0.0).sum(axis=(1, 2))
+            owed = np.maximum(cross_e, 0.0).sum(axis=1) + np.maximum(iso_e, 0.0).sum(axis=(1, 2))
         held = (
             state["cash"].sum(axis=1)
             + state["iso"].sum(axis=(1, 2))
@@ -1295,7 +1309,7 @@ class PerpVenue(ProtocolModel):
         w = self.withdraws
         if not w.any():
             return np.zeros(state.n_paths)
-        cross_e, iso_e = self._equities(state.arrays, self._index_mark(market))
+        cross_e, iso_e = self._equities_now(state.arrays, self._index_mark(market))
         left = np.maximum(cross_e[:, w], 0.0).sum(axis=1) + np.maximum(iso_e[:, w], 0.0).sum(axis=(1, 2))
         return state["withdrawn"] + left - (self.cash0[w].sum() + self.iso0[w].sum())
 

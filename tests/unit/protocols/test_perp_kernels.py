@@ -8,6 +8,8 @@ Both are held to firesale.mechanics.perps to 1e-9 by tests/unit/protocols/test_p
 
 from __future__ import annotations
 
+from unittest import mock
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -91,6 +93,14 @@ def _run_both(seed: int, rule: str, n_paths: int = 3, n_steps: int = 12, **book)
             active = f_fast.acted | (rng.uniform(0, 1, n_paths) < 0.2)
             if not active.any():
                 break
+        # what the engine reads every step (account) and at the end (metrics), at market prices off the index
+        market = np.concatenate([index * rng.uniform(0.97, 1.03, index.shape), np.ones((n_paths, 1))], axis=1)
+        a_fast, a_slow = fast.account(s_fast, market), slow.account(s_slow, market)
+        for name in ("assets_usd", "liabilities_usd", "bad_debt_usd", "reserves_usd", "fees_usd"):
+            assert np.array_equal(getattr(a_fast, name), getattr(a_slow, name)), (t, name)
+        m_fast, m_slow = fast.metrics(s_fast, market), slow.metrics(s_slow, market)
+        for name, want in m_slow.items():
+            assert np.array_equal(m_fast[name], want, equal_nan=True), (t, name)
     for key, want in s_slow.arrays.items():
         if key in _BOUND_STATE:
             continue
@@ -100,9 +110,27 @@ def _run_both(seed: int, rule: str, n_paths: int = 3, n_steps: int = 12, **book)
 
 
 @settings(max_examples=40, deadline=None)
-@given(seed=st.integers(0, 2**31 - 1), rule=st.sampled_from(ref.ADL_RULES))
-def test_numba_kernels_are_bit_identical_to_numpy(seed: int, rule: str) -> None:
-    _run_both(seed, rule)
+@given(seed=st.integers(0, 2**31 - 1), rule=st.sampled_from(ref.ADL_RULES), parallel=st.booleans())
+def test_numba_kernels_are_bit_identical_to_numpy(seed: int, rule: str, parallel: bool) -> None:
+    # each kernel has a serial twin for small calls (kernels.sized): both held to the reference
+    with mock.patch.object(kernels, "PARALLEL_FROM", 0 if parallel else np.inf):
+        _run_both(seed, rule)
+
+
+def test_the_twin_follows_the_work_the_screen_will_read() -> None:
+    # a settled path (marks where the bound left them, above its lowest ratio) is skipped whole: no work
+    size = np.ones((4, 100, 2))
+    ref_mark = np.full((4, 2), 100.0)
+    mark = ref_mark * np.array([[1.0], [1.001], [1.03], [np.nan]])  # unmoved, 0.1 %, beyond the refresh, NaN
+    lowest = np.full(4, 0.005)
+    dirty = np.zeros(4, dtype=bool)
+    assert kernels.screen_positions(size, mark, ref_mark, lowest, dirty, True) == 2 * 200  # paths 2 and 3
+    dirty[0] = True
+    assert kernels.screen_positions(size, mark, ref_mark, lowest, dirty, True) == 3 * 200
+    assert kernels.screen_positions(size, mark, ref_mark, lowest, dirty, False) == 4 * 200
+    with mock.patch.object(kernels, "PARALLEL_FROM", 600):
+        assert kernels.sized(kernels.screen, 599) is not kernels.screen
+        assert kernels.sized(kernels.screen, 600) is kernels.screen
 
 
 @pytest.mark.parametrize("n_m", [8, 9, 17])
@@ -128,6 +156,23 @@ def test_numpy_sum_order() -> None:
         x = rng.standard_normal((200, n)) * np.exp(5 * rng.standard_normal((200, n)))
         got = np.array([kernels._numpy_sum(row, n) for row in x])
         assert np.array_equal(got, x.sum(axis=1)), n
+
+
+def test_pairwise_sum_order_beyond_one_block() -> None:
+    # above 128 terms NumPy sums the halves apart (the first a multiple of 8 long): a row of n differs from a
+    # sequential or blocked sum in the last bits, so only NumPy's own tree gives the same floats
+    rng = np.random.default_rng(4)
+    for n in (129, 136, 255, 256, 257, 1000, 2000, 4097, 50_001):
+        x = rng.standard_normal((3, n)) * np.exp(5 * rng.standard_normal((3, n)))
+        got = np.array([kernels._pairwise_sum(row, n) for row in x])
+        assert np.array_equal(got, x.sum(axis=1)), n
+
+
+@pytest.mark.parametrize(("n_t", "n_m"), [(300, 1), (150, 3)])
+def test_account_is_bit_identical_on_books_longer_than_one_block(n_t: int, n_m: int) -> None:
+    # the accounts' sums run over the traders (and traders x markets): past 128 terms, NumPy's halving order
+    for seed in range(2):
+        _run_both(seed, "binance", n_t=n_t, n_m=n_m, n_steps=4)
 
 
 def test_the_bound_skips_only_what_cannot_be_liquidated() -> None:
