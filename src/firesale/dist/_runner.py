@@ -23,6 +23,7 @@ import functools
 import itertools
 import os
 import secrets
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
@@ -52,6 +53,8 @@ __all__ = [
 
 #: Most blocks of 256 paths in one task: bounds a worker's memory as simulate's default batch does.
 MAX_CHUNK_BLOCKS = 16
+#: Progress reports a running task sends (a task of one worker's share would otherwise show only at its end).
+PROGRESS_REPORTS = 20
 
 Progress = Callable[[float], None]
 #: Called after each chunk is stored, with (point index, block range); raising from it stops the run there
@@ -209,13 +212,43 @@ def _worker_name() -> str:
     return f"{name}/pid{os.getpid()}"
 
 
+def _reporter(
+    report: str | Callable[[float], None], point: int, blocks: range, n_steps: int
+) -> Callable[[int], None]:
+    """A step tick that reports the chunk's fraction done :data:`PROGRESS_REPORTS` times (not at its end: the
+    chunk's result says that), to ``report``: a callable here, or on a worker an event on the Dask topic of that
+    name, (point, first block, fraction), which the client folds into the run's progress."""
+    if isinstance(report, str):
+        from distributed import get_worker
+
+        worker, topic = get_worker(), report
+
+        def send(fraction: float) -> None:
+            worker.log_event(topic, (point, blocks.start, fraction))
+    else:
+        send = report
+    every = max(1, n_steps // PROGRESS_REPORTS)
+    steps = 0
+
+    def tick(_n_blocks: int) -> None:
+        nonlocal steps
+        steps += 1
+        if steps % every == 0 and steps < n_steps:
+            send(steps / n_steps)
+
+    return tick
+
+
 def _task(
-    scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str, log: BlockLog | None = None
-) -> Any:
-    """Run one chunk; store it in ``log`` when its folder is visible from here (True in the output if so)."""
+    scenario: Scenario, seed: int, blocks: range, n_paths: int, kernel: str, log: BlockLog | None = None,
+    report: str | Callable[[float], None] | None = None, point: int = 0,
+) -> Any:  # fmt: skip
+    """Run one chunk; store it in ``log`` when its folder is visible from here (True in the output if so); report
+    its progress to ``report`` (:func:`_reporter`) if given."""
     start, cpu = time.time(), time.thread_time()
     accounts: dict[str, AccountSummary] = {}
-    frame, arrays = run_blocks(scenario, seed, blocks, n_paths, kernel=kernel, accounts=accounts)
+    tick = None if report is None else _reporter(report, point, blocks, scenario.spec.simulation.n_steps)
+    frame, arrays = run_blocks(scenario, seed, blocks, n_paths, kernel=kernel, accounts=accounts, tick=tick)
     # The client made the folder before submitting: a worker that cannot see it is on another file system.
     stored = log is not None and log.folder.is_dir()
     if stored:
@@ -313,18 +346,26 @@ class PointRun:
 
 
 def _execute(
-    jobs: list[tuple[int, range]], points: list[PointRun], client: Any, kernel: str, timeline: Timeline | None
-) -> Iterator[tuple[int, range, Any]]:
-    """Yield (point, blocks, task output) as jobs finish (in order when run in this process)."""
+    jobs: list[tuple[int, range]], points: list[PointRun], client: Any, kernel: str, timeline: Timeline | None,
+    on_partial: Callable[[int, int, float], None] | None = None,
+) -> Iterator[tuple[int, range, Any]]:  # fmt: skip
+    """Yield (point, blocks, task output) as jobs finish (in order when run in this process); ``on_partial`` gets
+    (point, first block, fraction) as a running chunk progresses (from the client's event thread on a cluster)."""
     if client is None:
         for i, blocks in jobs:
             p = points[i]
-            yield i, blocks, _task(p.scenario, p.seed, blocks, p.n_paths, kernel, p.log)
+            report = None if on_partial is None else functools.partial(on_partial, i, blocks.start)
+            yield i, blocks, _task(p.scenario, p.seed, blocks, p.n_paths, kernel, p.log, report, i)
         return
     from distributed import as_completed
 
     t0 = time.perf_counter()
     tag = secrets.token_hex(4)
+    topic = None
+    if on_partial is not None:
+        topic = f"firesale-progress-{tag}"
+        # Subscribed before anything is submitted (one ordered stream to the scheduler): no report is missed.
+        client.subscribe_topic(topic, lambda event: on_partial(*event[1]))
     # Broadcast: data scattered to one worker would pin every task of the point to that worker (data locality).
     shared = {
         i: client.scatter(points[i].scenario, hash=False, broadcast=True)
@@ -334,7 +375,9 @@ def _execute(
     for i, blocks in jobs:
         p = points[i]
         key = f"firesale-blocks-{tag}-{i}-{blocks.start}-{blocks.stop}"
-        fut = client.submit(_task, shared[i], p.seed, blocks, p.n_paths, kernel, p.log, key=key, pure=False)
+        fut = client.submit(
+            _task, shared[i], p.seed, blocks, p.n_paths, kernel, p.log, topic, i, key=key, pure=False
+        )
         pending[fut.key] = fut
         where[fut.key] = (i, blocks)
     if timeline is not None:
@@ -347,6 +390,8 @@ def _execute(
             yield i, blocks, value
     finally:
         client.cancel(list(pending.values()))
+        if topic is not None:
+            client.unsubscribe_topic(topic)
 
 
 def run_points(
@@ -392,8 +437,26 @@ def run_points(
             jobs += [(i, r) for r in plan_chunks(missing, n)]
     total = sum(p.n_blocks for p in points)
     done = total - sum(len(r) for _, r in jobs)
-    if progress is not None:
-        progress(done / total)
+    # Progress: blocks done plus the running chunks' reported fractions, never shown going back. Reports arrive
+    # from the client's event thread on a cluster, hence the lock.
+    lock, running, shown = threading.Lock(), {}, -1.0
+    sizes = {(i, r.start): len(r) for i, r in jobs}
+
+    def show() -> None:
+        nonlocal shown
+        fraction = (done + sum(running.values())) / total
+        if progress is not None and fraction > shown:
+            shown = fraction
+            progress(fraction)
+
+    def on_partial(i: int, first: int, fraction: float) -> None:
+        with lock:
+            if (i, first) in sizes:  # not finished yet
+                running[(i, first)] = fraction * sizes[(i, first)]
+                show()
+
+    with lock:
+        show()
 
     def finish(i: int) -> None:
         t_finish = time.perf_counter()
@@ -424,7 +487,7 @@ def run_points(
             if not p.missing():
                 finish(i)
         for i, blocks, (frame, arrays, accounts, stored, ran) in _execute(
-            jobs, points, client, kernel, timeline
+            jobs, points, client, kernel, timeline, None if progress is None else on_partial
         ):
             received, t_handle = time.time(), time.perf_counter()
             p = points[i]
@@ -432,9 +495,11 @@ def run_points(
                 p.log.save(blocks, frame, arrays, accounts=[a.to_arrays() for a in accounts.values()])
             p.chunks[blocks.start] = (blocks, frame, p.fold(blocks, arrays))
             p.add_accounts(accounts)
-            done += len(blocks)
-            if progress is not None:
-                progress(done / total)
+            with lock:
+                del sizes[(i, blocks.start)]
+                running.pop((i, blocks.start), None)
+                done += len(blocks)
+                show()
             if timeline is not None:
                 handled = time.perf_counter() - t_handle
                 worker, start, stop, cpu_s = ran

@@ -294,16 +294,18 @@ def run_blocks(
     kernel: str = "numba",
     debug: bool = False,
     accounts: dict[str, AccountSummary] | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Run the path blocks ``blocks`` of an ``n_paths`` run: the unit of work a distributed executor schedules.
 
     Returns the per-path metrics (indexed by global path number) and the recorded series of those paths. Any
     partition of a run's blocks gives, concatenated in block order, exactly what :func:`simulate` returns; so do
     the per-account summaries folded into ``accounts`` (by protocol), merged with :meth:`AccountSummary.merge`.
+    ``tick`` is called after every step with the number of blocks (for progress).
     """
     bp = Blueprint.build(scenario, kernel)
     return _run_batch(
-        bp, _market_model(bp), seed, blocks, n_paths, debug, None, (CHANNELS, None), accounts=accounts
+        bp, _market_model(bp), seed, blocks, n_paths, debug, tick, (CHANNELS, None), accounts=accounts
     )
 
 

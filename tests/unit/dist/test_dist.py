@@ -148,6 +148,25 @@ def test_in_process_chunks_equal_simulate(toy, reference, chunk_blocks: int | No
     _same(result, reference)
 
 
+def _progress_by_step(chunks: list[int], n_steps: int = 12) -> list[float]:
+    """The progress a run of ``chunks`` (block counts, run one after the other) reports: 0, then after every step
+    but a chunk's last the blocks done plus that chunk's share of its steps, then each chunk's end."""
+    total, done, out = sum(chunks), 0, [0.0]
+    for n in chunks:
+        out += [(done + n * k / n_steps) / total for k in range(1, n_steps)]  # 12 steps: a report every step
+        done += n
+        out.append(done / total)
+    return out
+
+
+@pytest.mark.parametrize(("chunk_blocks", "chunks"), [(None, [3]), (1, [1, 1, 1])])
+def test_progress_moves_step_by_step_inside_a_chunk(toy, chunk_blocks: int | None, chunks: list[int]) -> None:
+    # The default plan runs one chunk per worker: reporting only finished chunks would jump from 0 to 1.
+    seen: list[float] = []
+    run_simulation(toy, n_paths=600, seed=11, chunk_blocks=chunk_blocks, kernel="numpy", progress=seen.append)
+    assert seen == pytest.approx(_progress_by_step(chunks), abs=1e-12)
+
+
 @pytest.mark.slow  # starts two real local clusters (worker processes import firesale): ~10 s on a quiet machine
 def test_one_and_two_local_dask_workers_are_bit_identical_to_one_process(toy, reference) -> None:
     # Paths differ (and liquidations happen), so a block computed from the wrong stream or put in the wrong place shows.
@@ -175,12 +194,25 @@ def test_one_and_two_local_dask_workers_are_bit_identical_to_one_process(toy, re
             result, _ = run_simulation(
                 toy, n_paths=600, seed=11, client=client, chunk_blocks=1, kernel="numpy"
             )
-            timeline = Timeline()
+            timeline, seen = Timeline(), []
             planned, _ = run_simulation(
-                toy, n_paths=600, seed=11, client=client, kernel="numpy", timeline=timeline
+                toy,
+                n_paths=600,
+                seed=11,
+                client=client,
+                kernel="numpy",
+                timeline=timeline,
+                progress=seen.append,
             )
         _same(result, reference)
         _same(planned, reference)
+        # Workers report every step of their chunk as an event; on one ordered stream to the scheduler and on to
+        # the client, every report arrives before the chunk's result.
+        assert seen == sorted(seen) and seen[0] == 0.0 and seen[-1] == 1.0
+        if workers == 1:
+            assert seen == pytest.approx(_progress_by_step([3]), abs=1e-12)
+        else:  # two chunks at once, their reports interleaved as they come: 2 x 11 step reports, 2 ends
+            assert 1 + 11 < len(seen) <= 1 + 2 * 11 + 2
         # The default plan: 3 blocks in one task on one worker, in two (2 + 1 blocks) on two.
         expected = [(0, 3)] if workers == 1 else [(0, 2), (2, 3)]
         assert sorted((t.blocks.start, t.blocks.stop) for t in timeline.tasks) == expected
