@@ -391,6 +391,39 @@ def _steepest(sizes, curve):  # fmt: skip
 
 
 @numba.njit(inline="always")
+def _surely_cannot_pay(collateral, debt, market, lt, bonus_all, protocol_fee, close_factor, slope, gas, min_profit, p,
+                       a):  # fmt: skip
+    """True only when :func:`_may_pay` would be False, proved without a pair: no pair sells more than all of one
+    collateral (the seizure is capped at it, the fee is not negative), so a pair's gain is at most the largest
+    ``slope x collateral value at market``; and its repayment (at most the debt times ``max(1, close_factor)``) only
+    widens the margin, bounded here twice over. Anything this cannot bound (NaN, a negative price, fee or bonus)
+    is left to the pair-by-pair check."""
+    n_res = collateral.shape[2]
+    gain = 0.0
+    reach = 0.0  # what the margin's |slope x sale| can reach
+    owed = 0.0
+    for c in range(n_res):
+        if not (lt[a, c] > 0.0 and collateral[p, a, c] > 0.0):
+            continue
+        s = slope[p, c]
+        m = market[p, c]
+        if not (m >= 0.0 and s == s and protocol_fee[c] >= 0.0 and bonus_all[a, c] >= 0.0):
+            return False
+        v = collateral[p, a, c] * m
+        if s * v > gain:
+            gain = s * v
+        if abs(s) * v > reach:
+            reach = abs(s) * v
+    for d in range(n_res):
+        if debt[p, a, d] > 0.0:
+            if not market[p, d] >= 0.0:
+                return False
+            owed = max(owed, debt[p, a, d] * market[p, d] * max(1.0, close_factor))
+    margin = 2e-9 * (reach + owed + abs(gas)) + 1e-300
+    return gain - gas < min_profit - margin
+
+
+@numba.njit(inline="always")
 def _may_pay(collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor, cf_threshold,
              rules, slope, gas, min_profit, p, a):  # fmt: skip
     """False only when no (collateral, debt) pair of account ``a`` can pay ``min_profit``: at most the steepest
@@ -457,14 +490,20 @@ def _liquidate_kernel(
         for c in range(n_res):
             slope[p, c] = _steepest(sizes, proceeds[p, c])
         n_cand = 0
+        n_priced = 0
         for k in range(n_below):
             a = below[p, k]
             n_cand += weight[a]
-            if weight[a] > slots[p] or not _may_pay(
-                collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized, close_factor,
-                cf_threshold, rules, slope, gas_usd[p] * weight[a], min_profit, p, a,
+            gas = gas_usd[p] * weight[a]
+            if (
+                weight[a] > slots[p]
+                or _surely_cannot_pay(collateral, debt, market, lt, bonus_all, protocol_fee, close_factor, slope,
+                                      gas, min_profit, p, a)
+                or not _may_pay(collateral, debt, oracle, market, lt, bonus_all, protocol_fee, fee_on_seized,
+                                close_factor, cf_threshold, rules, slope, gas, min_profit, p, a)
             ):  # fmt: skip
                 continue  # never taken below (key inf): it cannot fit in the slots left or pay in any pair
+            n_priced += 1
             num = 0.0
             den = 0.0
             for r in range(n_res):
@@ -496,6 +535,10 @@ def _liquidate_kernel(
                         seize_k[k] = seize
             if best > -np.inf:
                 key[k] = -best
+        if n_priced == 0:  # nothing can pay: nothing is taken (the decision below would stop at once)
+            n_unserved[p] = n_cand
+            n_cand_out[p] = n_cand
+            continue
         # Decide in order of stand-alone profit, each on the quote after the round's earlier sales; skip, never stop.
         order = np.argsort(key, kind="mergesort")
         sold = np.zeros(n_res)

@@ -105,6 +105,22 @@ def test_unprofitable_liquidation_is_skipped(kernel):
 
 
 @pytest.mark.parametrize("kernel", KERNELS)
+@pytest.mark.parametrize(("gas", "taken"), [(9999.99, 1), (10_000.0, 0)])
+def test_a_failed_oracle_near_zero_pays_the_liquidator_almost_all_the_collateral(kernel, gas, taken):
+    # The WETH feed reports 1e-6 while WETH trades at 1,000 (no bonus, no fee): the whole debt is due, the seizure
+    # is capped at the 10 WETH, repaying only 10 x 1e-6 = 1e-5 USDC. Selling them pays 10,000 USD, so the profit
+    # is 10,000 - 1e-5 - gas: a gas of 9,999.99 leaves 0.00999 USD and is taken, a gas of 10,000 is a loss.
+    # (The fused round's bound on what a candidate can gain, the whole collateral at market, is only 1e-5 above
+    # the gain here: a bound any tighter would wrongly turn this liquidation away.)
+    params = LendingParams(np.array([[0.8, 0.0]]), np.zeros((1, 2)), np.zeros(2), 0.5, 0.95)
+    coll, debt = np.array([[[10.0, 0.0]]]), np.array([[[0.0, 15_000.0]]])
+    out = run(kernel, coll, debt, np.array([[1e-6, 1.0]]), params, market=np.array([[1000.0, 1.0]]), gas=gas)
+    assert out.n_liquidations[0] == taken
+    if taken:
+        assert coll[0, 0, 0] == 0.0 and debt[0, 0, 1] == pytest.approx(15_000.0 - 1e-5, rel=1e-15)
+
+
+@pytest.mark.parametrize("kernel", KERNELS)
 def test_the_venue_quote_enters_the_profit_rule(kernel):
     # Sale of 4.3542 WETH at 1800 is 7837.5 USD; venues paying 5 % less cost 391.9 > 337.5 of profit.
     _, _, out = _one(kernel, 1800.0, slip=0.05)
