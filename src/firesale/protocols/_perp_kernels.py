@@ -18,7 +18,8 @@ kernels here fuse them into one pass per path:
 
 Every sum is taken in NumPy's own order (:func:`_numpy_sum`: sequential below 8 terms, NumPy's 8-way pairwise
 blocks up to 128; :func:`_pairwise_sum`: halves above), so the kernels are bit-identical to the NumPy reference,
-not only close: the model gives the same numbers with ``kernel="numba"`` and ``kernel="numpy"`` (tested on random books).
+not only close: the model gives the same numbers with ``kernel="numba"`` and ``kernel="numpy"`` (tested on random
+books).
 
 The bound. Each path keeps reference marks ``M0`` and, per trader, a ratio ``r``. A bucket ``b`` (the cross account
 or an isolated position) checked at marks ``M``, where every mark is within a fraction ``delta`` of ``M0``, has a
@@ -384,5 +385,5 @@ def screen_positions(size: np.ndarray, mark: np.ndarray, ref_mark: np.ndarray, l
         return n_p * n_t * n_m
     with np.errstate(divide="ignore", invalid="ignore"):
         moved = np.where(ref_mark > 0.0, np.abs(mark - ref_mark) / ref_mark, np.inf).max(axis=1)
-    skipped = ~dirty & (moved <= SCREEN_REFRESH) & (moved < lowest)  # NaN: not skipped, as in the kernel
+    skipped = ~dirty & (moved <= SCREEN_REFRESH) & (moved < lowest)  # a NaN mark: counted as read
     return int(n_p - np.count_nonzero(skipped)) * n_t * n_m

@@ -118,7 +118,7 @@ def test_numba_kernels_are_bit_identical_to_numpy(seed: int, rule: str, parallel
 
 
 def test_the_twin_follows_the_work_the_screen_will_read() -> None:
-    # a settled path (marks where the bound left them, above its lowest ratio) is skipped whole: no work
+    # a path whose marks moved less than its lowest ratio (and not beyond the refresh) is skipped whole: no work
     size = np.ones((4, 100, 2))
     ref_mark = np.full((4, 2), 100.0)
     mark = ref_mark * np.array([[1.0], [1.001], [1.03], [np.nan]])  # unmoved, 0.1 %, beyond the refresh, NaN
