@@ -266,6 +266,22 @@ def screen(
         skipped[p] += n_skip
 
 
+@numba.njit(inline="always")
+def _trader_equities(size, cash, iso, entry, isolated, mark, p, i, buf, iso_row):  # fmt: skip
+    """Trader ``i``'s cross equity on path ``p`` (returned) and its isolated equities into ``iso_row`` (0 where
+    cross), as PerpVenue._equities forms them; ``buf`` is scratch of n_markets."""
+    n_m = size.shape[2]
+    for m in range(n_m):
+        u = size[p, i, m] * (mark[p, m] - entry[i, m])
+        if isolated[i, m]:
+            buf[m] = 0.0
+            iso_row[m] = iso[p, i, m] + u
+        else:
+            buf[m] = u
+            iso_row[m] = 0.0
+    return cash[p, i] + _numpy_sum(buf, n_m)
+
+
 @numba.njit(parallel=True, cache=True, nogil=True)
 def equities(size, cash, iso, entry, isolated, mark, cross_e, iso_e):  # fmt: skip
     """Cross equity (n_paths, n_traders) and isolated equities (n_paths, n_traders, n_markets; 0 where cross) at
@@ -274,15 +290,7 @@ def equities(size, cash, iso, entry, isolated, mark, cross_e, iso_e):  # fmt: sk
     for p in numba.prange(n_p):
         buf = np.empty(n_m)
         for i in range(n_t):
-            for m in range(n_m):
-                u = size[p, i, m] * (mark[p, m] - entry[i, m])
-                if isolated[i, m]:
-                    buf[m] = 0.0
-                    iso_e[p, i, m] = iso[p, i, m] + u
-                else:
-                    buf[m] = u
-                    iso_e[p, i, m] = 0.0
-            cross_e[p, i] = cash[p, i] + _numpy_sum(buf, n_m)
+            cross_e[p, i] = _trader_equities(size, cash, iso, entry, isolated, mark, p, i, buf, iso_e[p, i])
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
@@ -293,21 +301,14 @@ def exposure(size, cash, iso, entry, isolated, mark, under, owed):  # fmt: skip
     traders (cross) and over traders x markets (isolated; 0 where cross)."""
     n_p, n_t, n_m = size.shape
     for p in numba.prange(n_p):
-        buf = np.empty(n_m)
+        buf, row = np.empty(n_m), np.empty(n_m)
         neg_c, pos_c = np.empty(n_t), np.empty(n_t)
         neg_i, pos_i = np.empty(n_t * n_m), np.empty(n_t * n_m)
         for i in range(n_t):
+            c = _trader_equities(size, cash, iso, entry, isolated, mark, p, i, buf, row)
             for m in range(n_m):
-                u = size[p, i, m] * (mark[p, m] - entry[i, m])
-                e = 0.0
-                if isolated[i, m]:
-                    buf[m] = 0.0
-                    e = iso[p, i, m] + u
-                else:
-                    buf[m] = u
-                neg_i[i * n_m + m] = _max0(-e)
-                pos_i[i * n_m + m] = _max0(e)
-            c = cash[p, i] + _numpy_sum(buf, n_m)
+                neg_i[i * n_m + m] = _max0(-row[m])
+                pos_i[i * n_m + m] = _max0(row[m])
             neg_c[i] = _max0(-c)
             pos_c[i] = _max0(c)
         under[p] = _pairwise_sum(neg_c, n_t) + _pairwise_sum(neg_i, n_t * n_m)
