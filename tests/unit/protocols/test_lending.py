@@ -479,7 +479,10 @@ def test_screened_bad_debt_is_the_full_checks(seed):
     # One screen kept by the parallel kernel, one by its one-thread twin (firesale._threads).
     screens = {0: Screen.empty(n_paths, n_acc, n_res), np.inf: Screen.empty(n_paths, n_acc, n_res)}
     for _ in range(20):
-        prices = prices * rng.uniform(1 - rng.choice([0.0, 0.003, 0.008, 0.03]), 1.004, prices.shape)
+        # Moves inside the solvency screen's 2 % band (the watch list answers, also where the health-factor
+        # screen's 1 % band would have renewed) and beyond it, up and down (collateral falls as debt rises).
+        move = rng.choice([0.0, 0.003, 0.008, 0.015, 0.03])
+        prices = prices * rng.uniform(1 - move, 1 + move, prices.shape)
         moved = rng.uniform(size=n_paths) < 0.1
         full = underwater_usd(coll, debt, prices)  # every account, in order
         np.testing.assert_allclose(full, underwater_usd_numpy(coll, debt, prices), rtol=1e-12, atol=1e-12)
