@@ -320,7 +320,7 @@ def _plan(coll_c, debt_d, total_debt_usd, p_c, p_d, b, hf, close_factor, cf_thre
 @numba.njit(inline="always")
 def _weighted_values(collateral, debt, oracle, lt, p, a, n_res):  # fmt: skip
     """Account ``a``'s collateral value weighted by its liquidation thresholds, and its debt value, on path ``p``
-    (``n_res`` reserves: a compile-time constant where it is the length of :func:`_reserve_witness`)."""
+    (``n_res`` reserves: a compile-time constant where it is the length of :func:`_reserve_witness`'s tuple)."""
     num = 0.0
     den = 0.0
     for r in range(n_res):
@@ -334,12 +334,12 @@ def _candidates_kernel(collateral, debt, oracle, lt, active, n_below_out, ref_ra
                        watch, n_watch, last_prices, last_n_below, reserves):  # fmt: skip
     """The accounts below 1 on every active path into ``below`` (counts in ``n_below_out``), through the screen.
 
-    ``reserves`` is a tuple of one zero per reserve (:func:`_reserve_witness`): its length is part of the compiled
-    type, so the per-account loops over reserves have a constant trip count and unroll: the full check of the
-    bandwidth benchmark's book ran 1.1x faster, and with the branch-free lists below 2.3-2.6x on books whose health
-    factors scatter around the watch threshold (4 and 7 reserves)."""
+    ``reserves`` is :func:`_reserve_witness`'s tuple: its length is part of the compiled type, so the per-account
+    loops over reserves have a constant trip count and unroll: the full check of the bandwidth benchmark's book ran
+    1.1x faster, and with the branch-free lists below 2.3-2.6x on books whose health factors scatter around the
+    watch threshold (4 and 7 reserves)."""
     n_paths, n_acc = collateral.shape[:2]
-    n_res = len(reserves)
+    n_res = len(reserves) if len(reserves) > 0 else collateral.shape[2]
     for p in numba.prange(n_paths):
         n_below_out[p] = 0
         if not active[p]:
@@ -472,7 +472,7 @@ def _liquidate_kernel(
     reserves,
 ):  # fmt: skip
     n_paths = collateral.shape[0]
-    n_res = len(reserves)  # a compile-time constant (_reserve_witness): the reserve loops unroll
+    n_res = len(reserves) if len(reserves) > 0 else collateral.shape[2]  # see _candidates_kernel
     for p in numba.prange(n_paths):
         n_liq[p] = 0
         repaid_usd[p] = 0.0
@@ -628,10 +628,17 @@ def candidate_count(
     return n
 
 
+#: Reserve counts for which the lending kernels are compiled with a constant count (:func:`_reserve_witness`); other
+#: counts share one compilation that reads it from the arrays. Each count compiles the kernels anew (seconds each on
+#: a cold cache), and short loops gain least from unrolling.
+UNROLLED_RESERVES = range(4, 17)
+
+
 @functools.cache
 def _reserve_witness(n_res: int) -> tuple[int, ...]:
-    """A tuple of ``n_res`` zeros, whose length a Numba kernel sees as a constant (one compilation per count)."""
-    return (0,) * n_res
+    """A tuple of ``n_res`` zeros, whose length a Numba kernel sees as a constant, for counts in
+    :data:`UNROLLED_RESERVES`; else the empty tuple (the kernel reads the count from its arrays)."""
+    return (0,) * n_res if n_res in UNROLLED_RESERVES else ()
 
 
 def liquidation_round_numba(

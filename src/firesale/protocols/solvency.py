@@ -11,7 +11,6 @@ from firesale.protocols.lending import (
     _SCREEN_MARGIN,
     CHECK_PARALLEL_FROM,
     Screen,
-    _reserve_witness,
     _screen_factor,
 )
 
@@ -37,11 +36,9 @@ def underwater_usd_numpy(collateral: np.ndarray, debt: np.ndarray, prices: np.nd
 
 
 @numba.njit(parallel=True, cache=True, nogil=True)
-def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dirty, watch, n_watch, reserves):  # fmt: skip
-    """Bad debt per path into ``out``, through the screen; ``reserves`` as in ``lending._candidates_kernel`` (its
-    length, the number of reserves, is a compile-time constant, so the reserve loops unroll)."""
-    n_paths, n_acc = collateral.shape[:2]
-    n_res = len(reserves)
+def _underwater_kernel(collateral, debt, prices, out, ref_ratio, ref_prices, dirty, watch, n_watch):  # fmt: skip
+    """Bad debt per path into ``out``, through the screen."""
+    n_paths, n_acc, n_res = collateral.shape
     for p in numba.prange(n_paths):
         factor = _screen_factor(prices, ref_prices, p, dirty, SOLVENCY_REFRESH)
         total = 0.0
@@ -99,6 +96,5 @@ def underwater_usd(
     big = collateral.shape[0] * collateral.shape[1] >= CHECK_PARALLEL_FROM
     (_underwater_kernel if big else _underwater_serial)(
         collateral, debt, prices, out, screen.ref_ratio, screen.ref_prices, screen.dirty, screen.watch, screen.n_watch,
-        _reserve_witness(collateral.shape[2]),
     )  # fmt: skip
     return out
