@@ -1,8 +1,7 @@
 """The five historical replays: they load from anywhere, replay the shipped data, behave as their books imply, and
 stay pinned.
 
-Each replay is deterministic (every Monte Carlo path is the same history), so two paths at all steps (one for
-Black Thursday, the costliest) suffice.
+Each replay is deterministic (every Monte Carlo path is the same history), so two paths at all steps suffice.
 Expected values come from the shipped data and the scenario's own parameters, worked out in the tests with plain
 pandas arithmetic (never through the engine); the golden values at the end are regression pins, not targets.
 """
@@ -35,15 +34,10 @@ REPLAYS = (
 _RUNS: dict[str, object] = {}
 
 
-# Black Thursday costs about a minute of CPU a path (11,519 auctions), so its shared run has one path; a replay is
-# the same history on every path, which the other replays' two paths check.
-_N_PATHS = {"black-thursday-2020": 1}
-
-
 def run(name: str):
-    """Two paths (one for Black Thursday), all steps, seed 0 (cached: several tests read the same run)."""
+    """Two paths, all steps, seed 0 (cached: several tests read the same run)."""
     if name not in _RUNS:
-        _RUNS[name] = simulate(name, n_paths=_N_PATHS.get(name, 2), seed=0)
+        _RUNS[name] = simulate(name, n_paths=2, seed=0)
     return _RUNS[name]
 
 
@@ -97,8 +91,7 @@ def test_the_exogenous_path_is_the_shipped_history_on_every_path(name):
     # The replay keeps the rows where every replayed column has a price (and interpolates across the others).
     frame = fdata.load_prices(market["source"])[list(market["columns"].values())].dropna()
     start = pd.Timestamp(market["start"])
-    # Black Thursday's shared run has one path: two paths over its first 40 steps (through the first bites) instead.
-    result = run(name) if name not in _N_PATHS else simulate(name, n_paths=2, n_steps=40, seed=0)
+    result = run(name)
     for asset, column in market["columns"].items():
         grid = start + pd.to_timedelta(np.arange(result.paths[f"exo_price_{asset}"].shape[1]) * dt, unit="s")
         expected = frame[column].reindex(grid)
@@ -533,11 +526,7 @@ def test_regression_pin(name):
         assert m[key] == pytest.approx(value, rel=1e-6, abs=1e-6), key
 
 
-# The command line cannot share the cached run: Black Thursday's (four paths, a few minutes) is slow.
-_CLI_REPLAYS = [pytest.param(n, marks=pytest.mark.slow) if n in _N_PATHS else n for n in REPLAYS]
-
-
-@pytest.mark.parametrize("name", _CLI_REPLAYS)
+@pytest.mark.parametrize("name", REPLAYS)
 def test_cli_run_reports_the_pinned_figures(name, tmp_path):
     result = CliRunner().invoke(
         main,

@@ -70,6 +70,11 @@ elasticity)``). The realised deficit the books report is the debt of ended aucti
 surplus nor Flop covered: ``max(Awe - claims of live auctions - joy, 0)``, a live auction's claim (its ``due`` and the
 incentives paid on it) being answered for by its lot until it ends.
 
+Loops. Each round visits every auction slot of every ilk on every path, and the keepers' actions on a path are
+sequential (each spends what the next one sees), so the Flipper's deal, tick and bids and the Clipper's redo and take
+run slot by slot in compiled kernels (:mod:`firesale.protocols._auction_kernels`), bit-identical to the NumPy
+reference they replace (``MakerModel.kernel = "numpy"``, kept for the tests); the bites and barks stay vectorized.
+
 Random stream. :meth:`MakerModel.init_state` takes a ``numpy.random.Generator`` (the engine passes the model's
 block generator, e.g. :func:`firesale.engine.seeding.block_generator`); without one it derives
 ``SeedSequence(entropy=spec.seed, spawn_key=(crc32(name),))``. It draws one 64-bit key per path; every keeper
@@ -95,6 +100,7 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import Field, model_validator
 
+from firesale.protocols import _auction_kernels as _kernels
 from firesale.protocols._cdp import Quotes, model_key, spec_error, uniforms
 from firesale.protocols.base import (
     Accounts,
@@ -122,7 +128,10 @@ __all__ = [
 ]
 
 _YEAR = 365.0 * 86_400.0
-_GUY_NONE, _GUY_ZERO, _GUY_KEEPER = 0, 1, 2
+_GUY_NONE, _GUY_ZERO, _GUY_KEEPER = _kernels.GUY_NONE, _kernels.GUY_ZERO, _kernels.GUY_KEEPER
+# the slot arrays the auction kernels read and write (views of one ilk's slots)
+_SLOT_KEYS = ("a_live", "a_guy", "a_tic", "a_end", "a_top", "a_lot", "a_tab", "a_bid", "a_due", "a_gas", "a_rew",
+              "a_seen", "a_zseen")  # fmt: skip
 AtLeastOne = Annotated[float, Field(ge=1.0, allow_inf_nan=False)]
 
 
@@ -456,6 +465,9 @@ class MakerModel(ProtocolModel):
 
     types = ("maker",)
     monotone_in_price = False  # keepers bid less, or not at all, when prices fall
+    # the auctions' loops: compiled (firesale.protocols._auction_kernels) or the NumPy reference ("numpy"),
+    # bit-identical (tests/unit/protocols/test_auction_kernels.py)
+    kernel = "numba"
 
     def __init__(self, spec: MakerSpec, vault_ilk: np.ndarray, ink: np.ndarray, art: np.ndarray) -> None:
         self.spec = spec
@@ -866,10 +878,26 @@ class MakerModel(ProtocolModel):
 
     # -- Cat / Flipper --
     def _flip_round(self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai) -> None:  # type: ignore[no-untyped-def]
-        fl, kp = ilk.flip, self.spec.keepers
-        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        """Deal and tick, bite, then one bid per open auction (compiled loops, or the NumPy reference)."""
+        fl, n_s, r = ilk.flip, ilk.max_auctions, int(self.ilk_asset[i])
         mkt = inputs.market[:, r]
-        # deal finished auctions, tick unbid ones
+        if self.kernel == "numba":
+            v = {key: a[key][:, i, :n_s] for key in _SLOT_KEYS}
+            _kernels.flip_deals(
+                v["a_live"], v["a_guy"], v["a_tic"], v["a_end"], v["a_lot"], v["a_tab"], v["a_bid"], v["a_due"],
+                v["a_gas"], v["a_rew"], act, t, fl.tau, mkt, flows.sell[:, r], a["sold"][:, r], sold_usd[:, r],
+                a["shortfall"][:, i], a["n_deals"], a["n_zero"], a["zero_usd"], flows.n_actions,
+            )  # fmt: skip
+        else:
+            self._flip_deals_numpy(a, i, n_s, fl, act, t, flows, sold_usd, r, mkt)
+        self._flip_bite(a, i, ilk, inputs, act, t, flows, own_dai)
+        if self.kernel == "numba":
+            self._flip_bids(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai)
+        else:
+            self._flip_bids_numpy(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai)
+
+    def _flip_deals_numpy(self, a, i, n_s, fl, act, t, flows, sold_usd, r, mkt) -> None:  # type: ignore[no-untyped-def]
+        """:func:`firesale.protocols._auction_kernels.flip_deals`, slot by slot over every path."""
         for s in range(n_s):
             live = a["a_live"][:, i, s] & act
             has_bid = a["a_guy"][:, i, s] != _GUY_NONE
@@ -886,7 +914,11 @@ class MakerModel(ProtocolModel):
                 self._end(a, i, s, done)
             tick = live & ~has_bid & (a["a_end"][:, i, s] < t)
             a["a_end"][:, i, s] = np.where(tick, t + fl.tau, a["a_end"][:, i, s])
-        # bite
+
+    def _flip_bite(self, a, i, ilk, inputs, act, t, flows, own_dai) -> None:  # type: ignore[no-untyped-def]
+        """``Cat.bite`` the unsafe vaults while free slots, block space and (with a stock) the keepers' DAI last."""
+        fl, kp = ilk.flip, self.spec.keepers
+        n_s, liq = ilk.max_auctions, inputs.liquidators
         sl = self.vault_slices[i]
         rows_u, unsafe, ucols, waiting = self._unsafe(a, i, ilk.mat, inputs.oracle, act, n_s)
         free = self._free_slots(a, i, n_s)[rows_u]
@@ -918,7 +950,81 @@ class MakerModel(ProtocolModel):
             flows.n_actions[rows_u] += n_bit
             liq.slots[rows_u] -= n_bit
             self._advance(a, i, rows_u, ucols)
-        # bids, one per auction per round
+
+    # -- what the auction kernels are given --
+    def _seen_matrix(self, a, v, i, t, n_s) -> np.ndarray:  # type: ignore[no-untyped-def]
+        """:meth:`_seen_ok` of every slot of ilk ``i`` at once, shape (n_paths, n_s)."""
+        ok = v["a_seen"] <= t
+        if self.spec.keepers.failure_prob > 0:
+            u = uniforms(a["path_key"][:, None], int(round(t)), i, np.arange(n_s)[None, :])
+            ok &= u >= self.spec.keepers.failure_prob
+        return ok
+
+    def _gas_room(self, a, liq, v, running, keeper_gwei):  # type: ignore[no-untyped-def]
+        """With priced block space (:meth:`_room`), the block space each slot's next transaction buys (at a pending
+        one's price, else the keepers'), a new transaction's and the market price's, per path; empty arrays
+        without."""
+        n_paths, n_s = running.shape
+        if not self._priced(liq):
+            return (
+                np.zeros((n_paths, 0), dtype=np.int64),
+                np.zeros(n_paths, np.int64),
+                np.zeros(n_paths, np.int64),
+            )
+        bs_market = self._block_slots(liq, liq.gas_gwei)
+        bs_new = self._block_slots(liq, keeper_gwei)
+        bs_gas = np.repeat(bs_new[:, None], n_s, axis=1)
+        for s in np.nonzero(np.any(running & (v["a_gas"] > 0), axis=0))[0]:
+            bs_gas[:, s] = self._block_slots(
+                liq, np.where(v["a_gas"][:, s] > 0, v["a_gas"][:, s], keeper_gwei)
+            )
+        return bs_gas, bs_new, bs_market
+
+    @staticmethod
+    def _per_path(x: Any, n_paths: int) -> np.ndarray:
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(x, dtype=float), (n_paths,)))
+
+    def _flip_bids(self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai) -> None:  # type: ignore[no-untyped-def]
+        """One bid per open auction, by :func:`firesale.protocols._auction_kernels.flip_bids`; what does not depend on
+        the order of the bids is worked out here, by the functions the NumPy reference calls."""
+        fl, kp = ilk.flip, self.spec.keepers
+        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        n_paths, mkt = act.shape[0], inputs.market[:, r]
+        v = {key: a[key][:, i, :n_s] for key in _SLOT_KEYS}
+        open_ = (
+            v["a_live"] & act[:, None] & (v["a_end"] > t) & ((v["a_tic"] > t) | ~np.isfinite(v["a_tic"]))
+        )  # fmt: skip
+        if not np.any(open_):
+            return
+        seen_ok = self._seen_matrix(a, v, i, t, n_s)
+        # the proceeds curves, asked of the engine only when a lot is for sale (as Quotes.proceeds does)
+        priced_lots = np.any(open_ & (v["a_lot"] * mkt[:, None] > 0))
+        curve = (
+            np.ascontiguousarray(quotes.curve(r, quotes.n_assets)) if priced_lots else np.zeros((n_paths, 0))
+        )
+        sizes = np.ascontiguousarray(quotes.size_usd, dtype=float)
+        keeper_gwei = np.ascontiguousarray(self._keeper_gwei(a), dtype=float)
+        priced = self._priced(liq)
+        bs_gas, _, bs_market = self._gas_room(a, liq, v, open_, keeper_gwei)
+        zero_ok = np.ones(n_paths, dtype=bool)
+        if kp.zero_bidder_gas_gwei is not None:
+            zero_ok = self._zero_lands(a, liq, np.full(n_paths, kp.zero_bidder_gas_gwei))
+        psm = self.spec.psm
+        _kernels.flip_bids(
+            v["a_live"], v["a_guy"], v["a_tic"], v["a_end"], v["a_lot"], v["a_tab"], v["a_bid"], v["a_gas"],
+            v["a_zseen"], seen_ok, act, t, fl.ttl, fl.beg, mkt, np.ascontiguousarray(sold_usd[:, r]), sizes, curve,
+            self._per_path(liq.gas_usd, n_paths), float(liq.min_profit_usd), dai_px, psm is not None,
+            1.0 + psm.tin if psm is not None else 0.0, priced, bs_gas, bs_market, keeper_gwei, a["gas_now"],
+            kp.zero_bidder, zero_ok, float(kp.zero_bid_dai), own_dai, liq.capital_usd, liq.slots, a["psm_left"],
+            a["psm_minted"], flows.minted[:, self.dai_index], flows.buy[:, self.dai_index], flows.spent_usd,
+            a["surplus"], a["returned"][:, r], flows.n_actions,
+        )  # fmt: skip
+
+    def _flip_bids_numpy(self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai) -> None:  # type: ignore[no-untyped-def]
+        """:meth:`_flip_bids` slot by slot over every path: the reference the kernel is held to."""
+        fl, kp = ilk.flip, self.spec.keepers
+        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        mkt = inputs.market[:, r]
         for s in range(n_s):
             live = a["a_live"][:, i, s] & act
             open_ = (
@@ -975,10 +1081,11 @@ class MakerModel(ProtocolModel):
 
     # -- Dog / Clipper --
     def _clip_round(self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai) -> None:  # type: ignore[no-untyped-def]
+        """Bark the unsafe vaults while room, slots and block space last, then redo and take auction by auction
+        (compiled loops, or the NumPy reference)."""
         cp, kp = ilk.clip, self.spec.keepers
         n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
-        mkt, feed = inputs.market[:, r], inputs.oracle[:, r]
-        chost = ilk.dust * ilk.chop
+        feed = inputs.oracle[:, r]
         Hole = np.inf if self.spec.Hole is None else self.spec.Hole
         sl = self.vault_slices[i]
         # bark, in vault order, while room and slots last
@@ -1035,14 +1142,63 @@ class MakerModel(ProtocolModel):
             liq.slots[rows_u] -= ok
         flows.n_unserved[rows_u] += (unsafe & ~served).sum(axis=1) + waiting
         self._advance(a, i, rows_u, ucols)
-        # redo and take, auction by auction
+        # redo and take, auction by auction, each at its abacus price now
+        tops, tics = a["a_top"][:, i, :n_s], a["a_tic"][:, i, :n_s]
+        prices = abacus_price(cp.calc, tops, t - tics, tau=cp.tau or 0.0, step=cp.step or 1.0, cut=cp.cut)
+        if self.kernel == "numba":
+            self._clip_takes(a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai, prices)
+        else:
+            self._clip_takes_numpy(
+                a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai, prices
+            )
+
+    def _clip_takes(
+        self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai, prices
+    ) -> None:  # type: ignore[no-untyped-def]
+        """``redo`` and ``take`` on every running auction, by :func:`firesale.protocols._auction_kernels.clip_takes`;
+        what does not depend on the order of the takes is worked out here, by the functions the reference calls."""
+        cp, kp = ilk.clip, self.spec.keepers
+        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        n_paths = act.shape[0]
+        v = {key: a[key][:, i, :n_s] for key in _SLOT_KEYS}
+        live = v["a_live"] & act[:, None]
+        if not np.any(live):
+            return
+        seen_ok = self._seen_matrix(a, v, i, t, n_s)
+        # the proceeds curves are asked of the engine only when an auction is running (a take may sell)
+        curve = np.ascontiguousarray(quotes.curve(r, quotes.n_assets))
+        keeper_gwei = np.ascontiguousarray(self._keeper_gwei(a), dtype=float)
+        bs_gas, bs_kick, bs_market = self._gas_room(a, liq, v, live, keeper_gwei)
+        psm = self.spec.psm
+        _kernels.clip_takes(
+            v["a_live"], v["a_guy"], v["a_tic"], v["a_top"], v["a_lot"], v["a_tab"], v["a_bid"], v["a_due"],
+            v["a_gas"], v["a_rew"], np.ascontiguousarray(prices), seen_ok, act, t, cp.tail, cp.cusp, cp.buf, cp.tip,
+            cp.chip, ilk.dust * ilk.chop, inputs.oracle[:, r], inputs.market[:, r], sold_usd[:, r],
+            np.ascontiguousarray(quotes.size_usd, dtype=float), curve, self._per_path(liq.gas_usd, n_paths),
+            float(liq.min_profit_usd), dai_px, psm is not None, 1.0 + psm.tin if psm is not None else 0.0,
+            kp.flash_loans, self._priced(liq), bs_gas, bs_kick, bs_market, keeper_gwei, a["gas_now"], own_dai,
+            liq.capital_usd, liq.slots, a["psm_left"], a["psm_minted"], flows.minted[:, self.dai_index],
+            flows.buy[:, self.dai_index], flows.spent_usd, a["surplus"], a["returned"][:, r], a["dirt"][:, i],
+            a["awe"], a["incentives"], a["shortfall"][:, i], flows.sell[:, r], a["sold"][:, r], a["n_deals"],
+            flows.n_actions,
+        )  # fmt: skip
+
+    def _clip_takes_numpy(
+        self, a, i, ilk, inputs, quotes, act, t, flows, sold_usd, dai_px, own_dai, prices
+    ) -> None:  # type: ignore[no-untyped-def]
+        """:meth:`_clip_takes` slot by slot over every path: the reference the kernel is held to."""
+        cp, kp = ilk.clip, self.spec.keepers
+        n_s, r, liq = ilk.max_auctions, int(self.ilk_asset[i]), inputs.liquidators
+        mkt, feed = inputs.market[:, r], inputs.oracle[:, r]
+        chost = ilk.dust * ilk.chop
+        kick_gwei = self._keeper_gwei(a)
         for s in range(n_s):
             live = a["a_live"][:, i, s] & act
             if not np.any(live):
                 continue
             keeper = live & self._seen_ok(a, i, s, t) & self._slots_ok(liq)
             top, tic = a["a_top"][:, i, s], a["a_tic"][:, i, s]
-            price = abacus_price(cp.calc, top, t - tic, tau=cp.tau or 0.0, step=cp.step or 1.0, cut=cp.cut)
+            price = prices[:, s]
             done = (t - tic > cp.tail) | (price < cp.cusp * top)
             redo = keeper & done & (feed * cp.buf > 0) & (self._room(a, liq, kick_gwei) > 0)
             if np.any(redo):

@@ -290,7 +290,9 @@ def test_v33_never_leaves_dust(kernel):
 def worlds(draw):
     n_paths = draw(st.integers(1, 4))
     n_acc = draw(st.integers(1, 12))
-    n_res = draw(st.integers(1, 4))
+    # 1-3 reserves take the kernels' generic loops, 7 (aave-v3-today's count, compiled for the goldens anyway) the
+    # unrolled ones (protocols.lending.UNROLLED_RESERVES)
+    n_res = draw(st.sampled_from([1, 2, 3, 7]))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
     coll = rng.uniform(0, 100, (n_paths, n_acc, n_res)) * (rng.uniform(size=(n_paths, n_acc, n_res)) < 0.6)
