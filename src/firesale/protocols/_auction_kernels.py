@@ -27,6 +27,21 @@ __all__ = ["clip_takes", "flip_bids", "flip_deals"]
 GUY_NONE, GUY_ZERO, GUY_KEEPER = 0, 1, 2
 
 
+@numba.njit(inline="always")
+def _end(p, s, live, guy, lot, tab, bid, due, gas, rew, shortfall):  # fmt: skip
+    """Free slot ``s`` of path ``p``, booking what the auction's DAI left of its debt as shortfall
+    (``MakerModel._end``)."""
+    shortfall[p] += max(due[p, s] - bid[p, s], 0.0)
+    live[p, s] = False
+    lot[p, s] = 0.0
+    tab[p, s] = 0.0
+    bid[p, s] = 0.0
+    due[p, s] = 0.0
+    gas[p, s] = 0.0
+    rew[p, s] = 0.0
+    guy[p, s] = GUY_NONE
+
+
 @numba.njit(cache=True, nogil=True)
 def flip_deals(live, guy, tic, end, lot, tab, bid, due, gas, rew, active, t, tau, mkt,
                sell, sold, sold_usd, shortfall, n_deals, n_zero, zero_usd, n_actions):  # fmt: skip
@@ -52,15 +67,7 @@ def flip_deals(live, guy, tic, end, lot, tab, bid, due, gas, rew, active, t, tau
                         n_zero[p] += 1
                         zero_usd[p] += x * mkt[p]
                     n_actions[p] += 1
-                    shortfall[p] += max(due[p, s] - bid[p, s], 0.0)
-                    live[p, s] = False
-                    lot[p, s] = 0.0
-                    tab[p, s] = 0.0
-                    bid[p, s] = 0.0
-                    due[p, s] = 0.0
-                    gas[p, s] = 0.0
-                    rew[p, s] = 0.0
-                    guy[p, s] = GUY_NONE
+                    _end(p, s, live, guy, lot, tab, bid, due, gas, rew, shortfall)
             elif end[p, s] < t:
                 end[p, s] = t + tau
 
@@ -70,13 +77,15 @@ def _proceeds(sizes, curve, p, start, size):  # fmt: skip
     """What the venues pay for ``size`` more after ``start`` sold: the reference's ``Quotes.proceeds`` on one path
     (``f(start + size) - f(start)``, ``f`` interpolated on ``sizes``, its last segment extended)."""
     n = sizes.shape[0]
-    if size <= 0.0 or n < 2:
+    if size <= 0.0 or n < 2 or curve.shape[1] < n:  # (no curve is passed when no lot is for sale)
         return 0.0
     return _interp(sizes, curve, p, start + size) - _interp(sizes, curve, p, start)
 
 
 @numba.njit(inline="always")
 def _interp(sizes, curve, p, x):  # fmt: skip
+    """``_cdp._interp`` on path ``p``: linear between grid points, the last segment extended, NaN and negative
+    sizes at 0, ``inf`` at the last grid point."""
     n = sizes.shape[0]
     if x != x or x < 0.0:
         x = 0.0
@@ -191,19 +200,8 @@ def flip_bids(live, guy, tic, end, lot, tab, bid, gas, zseen, seen_ok, active, t
                     tend = dent = False
             inc = want - x_bid if tend else 0.0
             _spend(
-                p,
-                inc,
-                dai_px,
-                has_psm,
-                fee,
-                own_dai,
-                capital,
-                psm_left,
-                psm_minted,
-                minted_dai,
-                buy_dai,
-                spent,
-            )
+                p, inc, dai_px, has_psm, fee, own_dai, capital, psm_left, psm_minted, minted_dai, buy_dai, spent
+            )  # fmt: skip
             surplus[p] += inc
             if tend:
                 bid[p, s] = want
@@ -219,7 +217,7 @@ def flip_bids(live, guy, tic, end, lot, tab, bid, gas, zseen, seen_ok, active, t
                 surplus[p] += zero_bid
                 guy[p, s] = GUY_ZERO
             else:
-                surplus[p] += 0.0
+                surplus[p] += 0.0  # as the reference adds (a -0.0 surplus becomes +0.0)
             if bidded or zero:
                 tic[p, s] = t + ttl
                 n_actions[p] += 1
@@ -329,29 +327,10 @@ def clip_takes(live, guy, tic, top, lot, tab, bid, due, gas, rew, price0, seen_o
                 spent[p] += owe * dai_px[p]
             else:
                 _spend(
-                    p,
-                    owe,
-                    dai_px,
-                    has_psm,
-                    fee,
-                    own_dai,
-                    capital,
-                    psm_left,
-                    psm_minted,
-                    minted_dai,
-                    buy_dai,
-                    spent,
-                )
+                    p, owe, dai_px, has_psm, fee, own_dai, capital, psm_left, psm_minted, minted_dai, buy_dai, spent
+                )  # fmt: skip
             slots[p] -= 1
             n_actions[p] += 1
             if emptied or raised:
                 n_deals[p] += 1
-                shortfall[p] += max(due[p, s] - bid[p, s], 0.0)
-                live[p, s] = False
-                lot[p, s] = 0.0
-                tab[p, s] = 0.0
-                bid[p, s] = 0.0
-                due[p, s] = 0.0
-                gas[p, s] = 0.0
-                rew[p, s] = 0.0
-                guy[p, s] = GUY_NONE
+                _end(p, s, live, guy, lot, tab, bid, due, gas, rew, shortfall)
