@@ -960,7 +960,7 @@ class MakerModel(ProtocolModel):
             ok &= u >= self.spec.keepers.failure_prob
         return ok
 
-    def _gas_room(self, a, liq, v, running, keeper_gwei):  # type: ignore[no-untyped-def]
+    def _gas_room(self, liq, v, running, keeper_gwei):  # type: ignore[no-untyped-def]
         """With priced block space (:meth:`_room`), the block space each slot's next transaction buys (at a pending
         one's price, else the keepers'), a new transaction's and the market price's, per path; empty arrays
         without."""
@@ -1005,7 +1005,7 @@ class MakerModel(ProtocolModel):
         sizes = np.ascontiguousarray(quotes.size_usd, dtype=float)
         keeper_gwei = np.ascontiguousarray(self._keeper_gwei(a), dtype=float)
         priced = self._priced(liq)
-        bs_gas, _, bs_market = self._gas_room(a, liq, v, open_, keeper_gwei)
+        bs_gas, _, bs_market = self._gas_room(liq, v, open_, keeper_gwei)
         zero_ok = np.ones(n_paths, dtype=bool)
         if kp.zero_bidder_gas_gwei is not None:
             zero_ok = self._zero_lands(a, liq, np.full(n_paths, kp.zero_bidder_gas_gwei))
@@ -1168,7 +1168,7 @@ class MakerModel(ProtocolModel):
         # the proceeds curves are asked of the engine only when an auction is running (a take may sell)
         curve = np.ascontiguousarray(quotes.curve(r, quotes.n_assets))
         keeper_gwei = np.ascontiguousarray(self._keeper_gwei(a), dtype=float)
-        bs_gas, bs_kick, bs_market = self._gas_room(a, liq, v, live, keeper_gwei)
+        bs_gas, bs_kick, bs_market = self._gas_room(liq, v, live, keeper_gwei)
         psm = self.spec.psm
         _kernels.clip_takes(
             v["a_live"], v["a_guy"], v["a_tic"], v["a_top"], v["a_lot"], v["a_tab"], v["a_bid"], v["a_due"],
